@@ -1,0 +1,297 @@
+"""Execute the chapters and assemble the book: ``python -m companion.build {book,execute,colab,check-colab}``.
+
+Pipeline (one way): ``notebooks/NN_name.md`` (jupytext MyST) -> ``.ipynb`` in a scratch folder ->
+papermill with the chapter's ``scale`` -> executed notebook + its figures and tables, kept in a
+content-addressed cache -> staged with ``book/`` into ``build/book`` -> Jupyter Book 1.x (Sphinx, no
+re-execution) -> ``_build/html``.
+
+The cache key is the sha256 of the chapter source, its parameters, the package source and the pinned
+environment, so an unchanged chapter is never re-executed and any change that could alter a number is.
+Each cache entry carries a manifest of its files' sha256; an entry that fails the check is reported,
+removed and recomputed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from . import _validate as check
+from .chapters import SCALES
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+BUILD = ROOT / "build"
+CACHE = BUILD / "cache" / "chapters"
+STAGE = BUILD / "book"
+HTML = ROOT / "_build" / "html"
+COLAB_TEMPLATE = "colab_install.py"
+
+
+class ChapterError(RuntimeError):
+    """A chapter raised while executing; the message names the chapter and the cell."""
+
+
+@dataclass(frozen=True)
+class Executed:
+    """An executed chapter: its notebook, its output folder (``figures/``, ``results/``), cache info."""
+
+    chapter: str
+    scale: str
+    notebook: Path
+    outputs: Path
+    cached: bool
+    seconds: float
+
+
+def chapter_names() -> list[str]:
+    """All chapters, in order: ``notebooks/NN_name.md``."""
+    return sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.md"))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def source_fingerprint() -> str:
+    """sha256 over the package source (code, style, data tables) and the pinned environment."""
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    files = sorted(p for p in pkg.rglob("*") if p.suffix in {".py", ".json", ".mplstyle"} and p.is_file())
+    for p in files + [ROOT / "requirements" / "lock.txt"]:
+        if p.exists():
+            h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def cache_key(chapter: str, scale: str, overrides: Mapping[str, Any] | None = None) -> str:
+    """The content address of an executed chapter."""
+    src = (NOTEBOOKS / f"{chapter}.md").read_bytes()
+    spec = json.dumps({"scale": scale, "overrides": dict(overrides or {})}, sort_keys=True).encode()
+    return _sha256(_sha256(src).encode() + spec + source_fingerprint().encode())
+
+
+def to_ipynb(md: Path, dest: Path) -> Path:
+    """Convert a jupytext MyST chapter to an (unexecuted, unpaired) ``.ipynb`` at ``dest``."""
+    import jupytext
+
+    nb = jupytext.read(md)
+    nb.metadata.pop("jupytext", None)  # unpaired: papermill must never write into a paired source
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, dest, fmt="ipynb")
+    return dest
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): _sha256(p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def verify_entry(folder: Path) -> bool:
+    """True if ``folder`` is a complete cache entry whose files match its manifest."""
+    try:
+        listed = json.loads((folder / "manifest.json").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return listed == _manifest(folder)
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _tag_injected(nb_path: Path) -> None:
+    """Hide papermill's injected-parameters cell in the book (tag ``remove-cell``)."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, nb_path)
+
+
+def execute(
+    chapter: str,
+    scale: str = "default",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    cache_dir: Path | None = None,
+    force: bool = False,
+    log=print,
+) -> Executed:
+    """Execute one chapter at ``scale`` (or take it from the cache) and return where it lies.
+
+    Raises:
+      ValueError: unknown chapter or scale.
+      ChapterError: the chapter raised; the message names the chapter, the cell and the error.
+    """
+    check.choice("chapter", chapter, chapter_names())
+    check.choice("scale", scale, SCALES)
+    cache = Path(cache_dir) if cache_dir is not None else CACHE
+    key = cache_key(chapter, scale, overrides)
+    entry = cache / f"{chapter}-{scale}-{key[:24]}"
+    if entry.exists() and not force:
+        if verify_entry(entry):
+            log(f"[{chapter}] unchanged: taken from the cache ({entry.name})")
+            return Executed(chapter, scale, entry / f"{chapter}.ipynb", entry / "outputs", True, 0.0)
+        log(f"[{chapter}] cache entry {entry.name} is corrupt or incomplete: removed, executing again")
+        shutil.rmtree(entry)
+    tmp = cache / f".tmp-{chapter}-{uuid.uuid4().hex[:8]}"
+    (tmp / "outputs").mkdir(parents=True)
+    src = to_ipynb(NOTEBOOKS / f"{chapter}.md", tmp / f"{chapter}.source.ipynb")
+    out = tmp / f"{chapter}.ipynb"
+    log(f"[{chapter}] executing at scale {scale!r} ...")
+    start = time.perf_counter()
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        with _env(COMPANION_OUTPUT=str(tmp / "outputs"), COMPANION_BOOK="1", PYTHONHASHSEED="0"):
+            papermill.execute_notebook(
+                str(src),
+                str(out),
+                parameters={"scale": scale, "overrides": dict(overrides or {})},
+                cwd=str(tmp),
+                kernel_name="python3",
+                progress_bar=False,
+            )
+    except PapermillExecutionError as err:
+        source = _failed_cell_source(out, err.cell_index)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ChapterError(
+            f"chapter {chapter} (scale {scale!r}) failed in cell {err.cell_index} "
+            f"(execution count {err.exec_count}):\n{source}\n{err.ename}: {err.evalue}"
+        ) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    src.unlink()
+    _tag_injected(out)
+    seconds = time.perf_counter() - start
+    (tmp / "manifest.json").write_text(
+        json.dumps({"chapter": chapter, "scale": scale, "seconds": seconds, "files": _manifest(tmp)}, indent=1)
+    )
+    if entry.exists():  # a concurrent run finished first; ours is equivalent
+        shutil.rmtree(entry)
+    os.replace(tmp, entry)
+    log(f"[{chapter}] executed in {seconds:.1f} s")
+    return Executed(chapter, scale, entry / f"{chapter}.ipynb", entry / "outputs", False, seconds)
+
+
+def _failed_cell_source(nb_path: Path, index: int) -> str:
+    try:
+        import nbformat
+
+        cell = nbformat.read(nb_path, as_version=4).cells[index]
+        lines = cell.source.splitlines()
+        return "\n".join("    " + line for line in lines[:8]) + ("\n    ..." if len(lines) > 8 else "")
+    except Exception:  # the message is still useful without the source
+        return "    (cell source unavailable)"
+
+
+def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
+    """Lay out the book sources in ``dest``: ``book/`` pages, config, executed chapters, figure files."""
+    from . import site
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(ROOT / "book", dest)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, dest / name)
+    (dest / "notebooks").mkdir()
+    for ex in executed:
+        shutil.copy2(ex.notebook, dest / "notebooks" / f"{ex.chapter}.ipynb")
+        for kind in ("figures", "results"):
+            src = ex.outputs / kind
+            if src.is_dir():
+                shutil.copytree(src, dest / "_static" / kind, dirs_exist_ok=True)
+    site.write_generated_pages(dest)
+    return dest
+
+
+def build_html(stage_dir: Path = STAGE, out: Path = ROOT / "_build", strict: bool = True) -> Path:
+    """Run Jupyter Book 1.x on the staged sources (no execution); return the HTML index path."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe), "build", str(stage_dir), "--path-output", str(out), "--keep-going"]
+    if strict:
+        cmd += ["-W", "-n"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return out / "html" / "index.html"
+
+
+def book(scale: str = "default", chapters: list[str] | None = None, strict: bool = True, log=print) -> Path:
+    """Execute (or reuse) every chapter at ``scale``, stage and build the HTML book."""
+    check.choice("scale", scale, SCALES)
+    names = chapters or chapter_names()
+    executed = [execute(name, scale, log=log) for name in names]
+    stage(executed)
+    index = build_html(strict=strict)
+    log(f"book built: {index}")
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m companion.build", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("book", help="execute every chapter (cached) and build the HTML book")
+    b.add_argument("--scale", default="default", choices=SCALES)
+    b.add_argument("--chapter", action="append", help="only these chapters (repeatable)")
+    e = sub.add_parser("execute", help="execute chapters without building the book")
+    e.add_argument("--scale", default="default", choices=SCALES)
+    e.add_argument("--chapter", action="append")
+    e.add_argument("--force", action="store_true", help="ignore the cache")
+    sub.add_parser("colab", help="regenerate the Colab notebooks notebooks/NN_name.ipynb")
+    sub.add_parser("check-colab", help="fail if a Colab notebook is out of date")
+    args = parser.parse_args(argv)
+    from . import colab
+
+    try:
+        if args.cmd == "book":
+            book(args.scale, args.chapter)
+        elif args.cmd == "execute":
+            for name in args.chapter or chapter_names():
+                execute(name, args.scale, force=args.force)
+        elif args.cmd == "colab":
+            for path in colab.write_all():
+                print(f"wrote {path.relative_to(ROOT)}")
+        elif args.cmd == "check-colab":
+            stale = colab.stale()
+            if stale:
+                print("out of date (run `make colab`): " + ", ".join(stale), file=sys.stderr)
+                return 1
+    except (ChapterError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
