@@ -1,0 +1,88 @@
+"""The book: every chapter executes at smoke scale, the cache works, failures name the cell, and the
+HTML builds with Sphinx warnings as errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from companion import build
+
+pytestmark = pytest.mark.book
+
+
+def test_every_chapter_executes_without_error(smoke_chapters):
+    assert set(smoke_chapters) == set(build.chapter_names())
+    for name, ex in smoke_chapters.items():
+        nb = nbformat.read(ex.notebook, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+        assert not errors, f"{name}: {errors[:1]}"
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected and "remove-cell" in injected[0].metadata["tags"]
+        assert "scale = \"smoke\"" in injected[0].source
+
+
+def test_every_chapter_checks_claims_and_they_hold(smoke_chapters):
+    for name, ex in smoke_chapters.items():
+        path = ex.outputs / "results" / f"claims_{name}.csv"
+        assert path.exists(), f"{name} wrote no claims table"
+        rows = list(csv.DictReader(path.open()))
+        assert rows, f"{name}: empty claims table"
+        failed = [r["id"] for r in rows if r["passed"] != "True"]
+        assert not failed, f"{name}: claims failed at smoke scale: {failed}"
+
+
+def test_every_figure_has_files_and_sidecar(smoke_chapters):
+    n = 0
+    for name, ex in smoke_chapters.items():
+        for side in (ex.outputs / "figures").glob("fig-*.json"):
+            meta = json.loads(side.read_text())
+            assert meta["chapter"] == name[:2]
+            for fmt in ("pdf", "svg", "png"):
+                assert (side.parent / f"{meta['id']}.{fmt}").stat().st_size > 0
+            n += 1
+    assert n >= 2
+
+
+def test_cache_hit_and_corruption(smoke_chapters, tmp_path):
+    ex = smoke_chapters["01_models"]
+    cache = tmp_path / "cache"
+    shutil.copytree(ex.notebook.parent, cache / ex.notebook.parent.name)
+    again = build.execute("01_models", "smoke", cache_dir=cache)
+    assert again.cached
+    # A truncated file in the entry is detected, reported, and the chapter executed again.
+    fig = next((again.outputs / "figures").glob("*.png"))
+    fig.write_bytes(fig.read_bytes()[:100])
+    messages = []
+    redo = build.execute("01_models", "smoke", cache_dir=cache, log=messages.append)
+    assert not redo.cached and any("corrupt" in m for m in messages)
+    assert build.verify_entry(redo.notebook.parent)
+
+
+def test_bad_parameter_fails_fast_with_the_cell(tmp_path):
+    with pytest.raises(build.ChapterError, match=r"(?s)chapter 01_models.*cell.*depth=-1 is invalid"):
+        build.execute("01_models", "smoke", {"depth": -1}, cache_dir=tmp_path)
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")], "no cache entry for a failed run"
+
+
+def test_unknown_chapter_and_scale(tmp_path):
+    with pytest.raises(ValueError, match="chapter='nope'"):
+        build.execute("nope", "smoke", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="scale='tiny'"):
+        build.execute("01_models", "tiny", cache_dir=tmp_path)
+
+
+def test_book_builds_strictly(smoke_book):
+    index = smoke_book / "index.html"
+    assert index.exists()
+    for name in build.chapter_names():
+        page = smoke_book / "notebooks" / f"{name}.html"
+        assert page.exists(), name
+    assert (smoke_book / "figures.html").exists() and (smoke_book / "claims.html").exists()
+    html = (smoke_book / "notebooks" / "01_models.html").read_text()
+    assert "colab.research.google.com" in html, "Colab launch button missing"
+    assert "Traceback" not in html
