@@ -1,0 +1,603 @@
+"""Kernel ridge regression and early-stopped (gradient-flow) kernel regression.
+
+Everything here takes kernel matrices (NumPy or JAX arrays), never a network, so it works with any
+kernel (NTK, NNGP, empirical NTK).
+
+Conventions (chosen so that a ridge or a stopping time means the same thing at every sample size n,
+which is what lets a value chosen on a validation split be reused on the full training set):
+
+* **Kernel ridge** with ``ridge`` = lambda minimises ``(1/n) sum_i (f(x_i) - y_i)^2 + lambda |f|_H^2``::
+
+      f(x) = K(x, X) (K + n lambda I)^{-1} y.
+
+* **Gradient flow** on ``(1/(2n)) sum_i (f(x_i) - y_i)^2`` from ``f = 0`` for time ``t`` (what training
+  an infinitely wide network with learning rate ``eta`` for ``s`` steps does, with ``t = eta s``)::
+
+      f_t(x) = K(x, X) K^{-1} (I - exp(-K t / n)) y.
+
+  ``t = 0`` gives ``f = 0``; ``t = inf`` gives the minimum-norm interpolant ``K(x, X) K^+ y`` (the
+  ridgeless limit, ``ridge = 0``). Roughly, ``t`` plays the role of ``1 / lambda``.
+
+Both are spectral filters of the training kernel ``K = V diag(s) V^T``: ``f(x) = K(x, X) V diag(g(s)) V^T y``
+with ``g(s) = 1/(s + n lambda)`` or ``g(s) = (1 - exp(-s t/n)) / s`` (computed with ``expm1``; it tends to
+``t/n`` as ``s -> 0``). :class:`KernelRegression` does one eigendecomposition and then evaluates a whole
+grid of ridges or stopping times for about the cost of one: the dual coefficients for all grid values
+are ``V @ (G * (V^T y))`` (``n^2 J`` flops) and the predictions ``K_test @ coefficients``.
+:func:`kernel_ridge` solves a single ridge by Cholesky.
+
+Rounding can make the smallest eigenvalues of a PSD kernel matrix slightly negative; they are set to
+zero (a warning is issued if one is more negative than ``1e-6 |s|_max``, i.e. the matrix is not PSD).
+For interpolation, eigenvalues below ``n * eps * s_max`` are treated as zero (pseudo-inverse).
+
+Model selection (:func:`select`, :func:`evaluate`) follows common practice: a random validation split
+of the *training* set picks the ridge / stopping time from the grid (lowest validation error; ties by
+validation MSE, then the earlier grid value), and the model is then refitted on the full training set
+with that value (with the normalised conventions above the value carries over from ``n_fit`` to
+``n``). The test set is used only for the reported numbers; the oracle (best test value) is reported
+separately and labelled as such.
+
+Targets: ``y`` of shape ``(n,)`` (regression, or +-1 labels for two classes) or ``(n, C)`` (one-hot).
+Predictions for a grid have a leading grid axis: ``(J, m)`` or ``(J, m, C)``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import _validate as check
+
+__all__ = [
+    "METHODS",
+    "KernelRegression",
+    "kernel_ridge",
+    "gradient_flow",
+    "kernel_matrix",
+    "select",
+    "evaluate",
+    "Selection",
+    "Evaluation",
+    "mse",
+    "accuracy",
+    "spectral_filter",
+]
+
+METHODS = ("ridge", "flow")
+
+
+# ---------------------------------------------------------------------------------------------------
+# backend helpers: NumPy in, NumPy out; JAX in, JAX out (so a GPU does the work when K lives there)
+def _is_jax(a: Any) -> bool:
+    try:
+        import jax
+    except ImportError:  # pragma: no cover - jax is a dependency
+        return False
+    return isinstance(a, jax.Array)
+
+
+def _xp(a: Any):
+    if _is_jax(a):
+        import jax.numpy as jnp
+
+        return jnp
+    return np
+
+
+def _as_float(name: str, a: Any, dt: np.dtype | None):
+    """Return ``a`` as a float array of dtype ``dt`` (default: float64 unless it is float32 already)."""
+    xp = _xp(a)
+    if not _is_jax(a):
+        a = np.asarray(a)
+    if a.dtype.kind not in "fiu" or a.dtype.kind == "c":
+        raise check.fail(name, f"array of dtype {a.dtype}", "a real numeric array")
+    target = dt if dt is not None else (a.dtype if a.dtype == np.float32 else np.dtype("float64"))
+    return xp.asarray(a, dtype=target)
+
+
+def _finite(name: str, a: Any) -> None:
+    xp = _xp(a)
+    if not bool(xp.all(xp.isfinite(a))):
+        raise check.fail(name, "array with non-finite entries", "finite entries only (no NaN or inf)")
+
+
+def _check_kernel(name: str, K: Any, dt) -> Any:
+    K = _as_float(name, K, dt)
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] < 1:
+        raise check.fail(name, f"array of shape {tuple(K.shape)}", "a square (n, n) kernel matrix, n >= 1")
+    _finite(name, K)
+    # symmetry via one random probe: K v = K^T v (a full K - K^T would double the memory of a 60k kernel).
+    # |K_ij| <= max_i K_ii for a PSD matrix, so max(diag) |v|_1 bounds the entries of K v.
+    n = K.shape[0]
+    xp = _xp(K)
+    v = xp.asarray(np.random.default_rng(0).standard_normal(n), dtype=K.dtype)
+    diff = float(xp.max(xp.abs(K @ v - K.T @ v)))
+    scale = max(float(xp.max(xp.abs(xp.diagonal(K)))), float(np.finfo(np.float64).tiny)) * float(xp.sum(xp.abs(v)))
+    if diff > (1e-4 if K.dtype == np.float32 else 1e-9) * scale:
+        raise check.fail(name, "a non-symmetric matrix", "a symmetric kernel matrix K(X, X)")
+    return K
+
+
+def _check_targets(name: str, y: Any, n: int, dt, xp) -> Any:
+    y = _as_float(name, y, dt)
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise check.fail(name, f"array of shape {tuple(y.shape)}", f"shape ({n},) or ({n}, C), matching the kernel")
+    _finite(name, y)
+    return xp.asarray(y)
+
+
+def _check_cross(name: str, K: Any, n: int, dt) -> Any:
+    K = _as_float(name, K, dt)
+    if K.ndim != 2 or K.shape[1] != n or K.shape[0] < 1:
+        raise check.fail(name, f"array of shape {tuple(K.shape)}", f"shape (m, {n}): K(X_test, X_train)")
+    _finite(name, K)
+    return K
+
+
+def _check_grid(method: str, values: Any) -> np.ndarray:
+    check.choice("method", method, METHODS)
+    arr = np.atleast_1d(np.asarray(values, dtype=float))
+    if arr.ndim != 1 or arr.size < 1:
+        raise check.fail("values", values, "a non-empty 1-D sequence of ridges or stopping times")
+    what = "ridge values" if method == "ridge" else "stopping times"
+    if np.any(np.isnan(arr)) or np.any(arr < 0):
+        raise check.fail("values", values, f"{what} >= 0 (inf allowed)")
+    return arr
+
+
+def _dtype(dtype: Any):
+    return None if dtype is None else check.dtype("dtype", dtype)
+
+
+# ---------------------------------------------------------------------------------------------------
+def spectral_filter(eigenvalues: Any, method: str, values: Any, n: int, *, rcond: float | None = None):
+    """The filter ``g`` of shape ``(J, n_eig)`` for each grid value (rows) and eigenvalue (columns).
+
+    ``ridge``: ``1 / (s + n*lambda)``; ``flow``: ``(1 - exp(-s t / n)) / s`` (``t/n`` at ``s = 0``).
+    ``lambda = 0`` and ``t = inf`` give the pseudo-inverse ``1/s`` for ``s > rcond * s_max``, else 0
+    (``rcond`` default ``n * eps``). ``lambda = inf`` and ``t = 0`` give 0.
+    """
+    vals = _check_grid(method, values)
+    xp = _xp(eigenvalues)
+    s = eigenvalues
+    dt = s.dtype
+    eps = float(np.finfo(dt).eps)
+    rcond = n * eps if rcond is None else rcond
+    smax = xp.max(s)
+    cut = s > rcond * smax
+    pinv = xp.where(cut, 1.0 / xp.where(cut, s, 1.0), 0.0)
+    rows = []
+    for v in vals:
+        if method == "ridge":
+            if v == 0:
+                g = pinv
+            elif math.isinf(v):
+                g = xp.zeros_like(s)
+            else:
+                g = 1.0 / (s + n * v)
+        else:
+            if math.isinf(v):
+                g = pinv
+            elif v == 0:
+                g = xp.zeros_like(s)
+            else:
+                x = s * (v / n)
+                safe = xp.where(x > 0, s, 1.0)
+                g = xp.where(x > 0, -xp.expm1(-x) / safe, v / n)
+        rows.append(xp.asarray(g, dtype=dt))
+    return xp.stack(rows)
+
+
+class KernelRegression:
+    """One eigendecomposition of the training kernel; predictions for whole grids of ridges/times.
+
+    Args:
+      K_train: the ``(n, n)`` kernel matrix ``K(X, X)`` (NumPy or JAX; JAX input gives JAX output).
+      y_train: targets ``(n,)`` or ``(n, C)``.
+      dtype: ``None`` (float64, or float32 if ``K_train`` is float32), ``"float64"`` or ``"float32"``.
+
+    Attributes: ``eigenvalues`` (ascending, clipped at 0), ``eigenvectors``, ``projected`` (``V^T y``),
+    ``n``.
+    """
+
+    def __init__(self, K_train: Any, y_train: Any, *, dtype: Any = None):
+        dt = _dtype(dtype)
+        K = _check_kernel("K_train", K_train, dt)
+        xp = _xp(K)
+        self.n = int(K.shape[0])
+        self.y = _check_targets("y_train", y_train, self.n, K.dtype, xp)
+        s, V = xp.linalg.eigh(K)
+        smax = float(xp.max(xp.abs(s)))
+        smin = float(xp.min(s))
+        if smin < -1e-6 * smax:
+            warnings.warn(
+                f"K_train is not positive semi-definite: smallest eigenvalue {smin:.3g} vs largest {smax:.3g}; "
+                "negative eigenvalues are set to 0",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self.eigenvalues = xp.maximum(s, 0.0)
+        self.eigenvectors = V
+        self.projected = V.T @ self.y
+        self._xp = xp
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.eigenvalues.dtype)
+
+    def filters(self, method: str, values: Sequence[float]):
+        """The spectral filter ``(J, n)`` of :func:`spectral_filter` for this kernel."""
+        return spectral_filter(self.eigenvalues, method, values, self.n)
+
+    def coefficients(self, method: str, values: Sequence[float]):
+        """Dual coefficients ``alpha`` with ``f(x) = K(x, X) alpha``: shape ``(J, n)`` or ``(J, n, C)``."""
+        G = self.filters(method, values)  # (J, n)
+        return self._combine(G)
+
+    def _combine(self, G):
+        b = self.projected
+        if b.ndim == 1:
+            return (G * b[None, :]) @ self.eigenvectors.T  # (J, n)
+        return self.eigenvectors @ (G[:, :, None] * b[None, :, :])  # (J, n, C), batched GEMM
+
+    def predict(self, K_test: Any, method: str, values: Sequence[float]):
+        """Predictions ``(J, m)`` or ``(J, m, C)`` at test points from ``K_test = K(X_test, X_train)``."""
+        K_test = _check_cross("K_test", K_test, self.n, self.dtype)
+        alpha = self.coefficients(method, values)
+        if self._xp is np:
+            K_test = np.asarray(K_test)
+        return alpha @ K_test.T if alpha.ndim == 2 else K_test @ alpha
+
+    def predict_train(self, method: str, values: Sequence[float]):
+        """Predictions on the training points (``K alpha``), computed from the eigendecomposition."""
+        return self._combine(self.filters(method, values) * self.eigenvalues[None, :])
+
+    def predict_kernel(
+        self,
+        kernel: Callable[[Any, Any], Any],
+        x_test: Any,
+        x_train: Any,
+        method: str,
+        values: Sequence[float],
+        *,
+        block_rows: int = 2048,
+    ):
+        """Predictions from a kernel function ``kernel(x1, x2) -> (m1, m2)``, in row blocks of ``x_test``.
+
+        ``K(X_test, X_train)`` is never held in full: each block of ``block_rows`` test points is formed,
+        multiplied by the dual coefficients and dropped (memory ``block_rows * n``). Returns NumPy arrays.
+        """
+        block_rows = check.integer("block_rows", block_rows, minimum=1)
+        alpha = np.asarray(self.coefficients(method, values))
+        m = len(x_test)
+        out = []
+        for start in range(0, m, block_rows):
+            Kb = _check_cross("kernel(x_test block, x_train)", np.asarray(kernel(x_test[start:start + block_rows], x_train)),
+                              self.n, self.dtype)
+            out.append(alpha @ Kb.T if alpha.ndim == 2 else Kb @ alpha)
+        return np.concatenate(out, axis=1)
+
+
+def gradient_flow(K_train: Any, y_train: Any, K_test: Any, t: float | Sequence[float], *, dtype: Any = None):
+    """Early-stopped kernel regression ``K_test K^{-1} (I - exp(-K t/n)) y`` (see the module docstring).
+
+    ``t`` a number gives ``(m,)`` / ``(m, C)``; a sequence gives a leading grid axis.
+    """
+    scalar = np.ndim(t) == 0
+    out = KernelRegression(K_train, y_train, dtype=dtype).predict(K_test, "flow", np.atleast_1d(t))
+    return out[0] if scalar else out
+
+
+def kernel_ridge(K_train: Any, y_train: Any, K_test: Any, ridge: float, *, dtype: Any = None):
+    """Kernel ridge regression ``K_test (K + n ridge I)^{-1} y`` for ONE ridge, by Cholesky.
+
+    For a grid of ridges, or ``ridge = 0`` with a singular kernel, use :class:`KernelRegression`.
+    """
+    ridge = check.real("ridge", ridge, minimum=0.0)
+    dt = _dtype(dtype)
+    K = _check_kernel("K_train", K_train, dt)
+    n = K.shape[0]
+    y = _check_targets("y_train", y_train, n, K.dtype, _xp(K))
+    Kt = _check_cross("K_test", K_test, n, K.dtype)
+    msg = (f"K_train + n*ridge*I is not positive definite (ridge={ridge!r}); use ridge > 0, or "
+           "KernelRegression(...).predict(K_test, 'ridge', [0.0]) for the pseudo-inverse interpolant")
+    if _is_jax(K):
+        import jax.numpy as jnp
+        import jax.scipy.linalg as jsl
+
+        c = jsl.cho_factor(K + n * ridge * jnp.eye(n, dtype=K.dtype), lower=True)
+        if not bool(jnp.all(jnp.isfinite(c[0]))):
+            raise ValueError(msg)
+        alpha = jsl.cho_solve(c, y)
+    else:
+        import scipy.linalg as sl
+
+        A = K + n * ridge * np.eye(n, dtype=K.dtype)
+        try:
+            c = sl.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            raise ValueError(msg) from None
+        alpha = sl.cho_solve(c, y, check_finite=False)
+    return Kt @ alpha
+
+
+def kernel_matrix(
+    kernel: Callable[[Any, Any], Any],
+    x1: Any,
+    x2: Any | None = None,
+    *,
+    block_rows: int = 2048,
+    dtype: Any = "float64",
+    progress: bool = False,
+) -> np.ndarray:
+    """Assemble ``kernel(x1, x2)`` as a NumPy array in blocks of ``block_rows`` rows (of columns too
+    when ``x2`` is None: then only the blocks on and above the diagonal are computed and mirrored).
+
+    ``kernel(a, b)`` must return the ``(len(a), len(b))`` matrix (NumPy or JAX). Peak extra memory is one
+    block, so a 60k x 60k float64 train kernel (29 GB) is feasible on a large host.
+    """
+    block_rows = check.integer("block_rows", block_rows, minimum=1)
+    dt = check.dtype("dtype", dtype)
+    sym = x2 is None
+    x2 = x1 if sym else x2
+    m1, m2 = len(x1), len(x2)
+    out = np.empty((m1, m2), dtype=dt)
+    starts = range(0, m1, block_rows)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(starts), desc="kernel blocks", unit="block")
+    for i in starts:
+        a = x1[i:i + block_rows]
+        if sym:
+            for j in range(i, m2, block_rows):
+                blk = np.asarray(kernel(a, x2[j:j + block_rows]), dtype=dt)
+                out[i:i + len(a), j:j + blk.shape[1]] = blk
+                if j != i:
+                    out[j:j + blk.shape[1], i:i + len(a)] = blk.T
+        else:
+            blk = np.asarray(kernel(a, x2), dtype=dt)
+            if blk.shape != (len(a), m2):
+                raise ValueError(f"kernel returned shape {blk.shape} for blocks of sizes ({len(a)}, {m2})")
+            out[i:i + len(a)] = blk
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# metrics
+def _np(a: Any) -> np.ndarray:
+    return np.asarray(a, dtype=float)
+
+
+def mse(pred: Any, y: Any) -> np.ndarray | float:
+    """Mean over samples of the squared error ``|f(x) - y|^2`` (summed over outputs for one-hot).
+
+    ``pred`` may carry a leading grid axis (``(J, m)`` / ``(J, m, C)``); the result then has shape ``(J,)``.
+    """
+    p, t = _np(pred), _np(y)
+    if p.shape[-t.ndim:] != t.shape:
+        raise check.fail("pred", f"array of shape {p.shape}", f"shape {t.shape} or (J, *{t.shape}) to match y")
+    err = (p - t) ** 2
+    if t.ndim == 2:
+        err = err.sum(-1)
+    out = err.mean(-1)
+    return float(out) if out.ndim == 0 else out
+
+
+def accuracy(pred: Any, y: Any) -> np.ndarray | float:
+    """Classification accuracy: sign for +-1 targets ``(m,)``, argmax for one-hot targets ``(m, C)``.
+
+    A prediction of exactly 0 for +-1 targets counts as wrong. Leading grid axis as in :func:`mse`.
+    """
+    p, t = _np(pred), _np(y)
+    if p.shape[-t.ndim:] != t.shape:
+        raise check.fail("pred", f"array of shape {p.shape}", f"shape {t.shape} or (J, *{t.shape}) to match y")
+    if t.ndim == 1:
+        if not np.all(np.abs(t) == 1):
+            raise check.fail("y", "targets not all +-1", "+-1 labels (shape (m,)) or one-hot rows (shape (m, C))")
+        out = (np.sign(p) == t).mean(-1)
+    else:
+        if not (np.all((t == 0) | (t == 1)) and np.all(t.sum(-1) == 1)):
+            raise check.fail("y", "rows that are not one-hot", "one-hot rows (shape (m, C))")
+        out = (np.argmax(p, -1) == np.argmax(t, -1)).mean(-1)
+    return float(out) if out.ndim == 0 else out
+
+
+def _is_classification(y: np.ndarray) -> bool:
+    if y.ndim == 1:
+        return bool(np.all(np.abs(y) == 1))
+    return bool(np.all((y == 0) | (y == 1)) and np.all(y.sum(-1) == 1))
+
+
+# ---------------------------------------------------------------------------------------------------
+# model selection
+@dataclass(frozen=True)
+class Selection:
+    """Result of :func:`select`.
+
+    ``value``: the chosen ridge / stopping time; ``index``: its position in ``values``; ``val_mse`` and
+    ``val_accuracy`` (None for regression targets): validation scores for every grid value;
+    ``metric``: what was minimised (``"error"`` = 1 - accuracy, or ``"mse"``); ``fit_idx``/``val_idx``:
+    the split of the training set.
+    """
+
+    method: str
+    value: float
+    index: int
+    values: np.ndarray
+    val_mse: np.ndarray
+    val_accuracy: np.ndarray | None
+    metric: str
+    n_fit: int
+    n_val: int
+    seed: int
+    fit_idx: np.ndarray = field(repr=False)
+    val_idx: np.ndarray = field(repr=False)
+
+
+def _choose(values: np.ndarray, mse_v: np.ndarray, acc_v: np.ndarray | None, metric: str) -> int:
+    if metric == "error":
+        err = 1.0 - acc_v
+        best = np.flatnonzero(err == err.min())
+        return int(best[np.argmin(mse_v[best])])  # argmin returns the first (earliest) on ties
+    return int(np.argmin(mse_v))
+
+
+def _metric(metric: str, y: np.ndarray) -> str:
+    check.choice("metric", metric, ("auto", "error", "mse"))
+    cls = _is_classification(y)
+    if metric == "auto":
+        return "error" if cls else "mse"
+    if metric == "error" and not cls:
+        raise check.fail("metric", metric, "'mse' or 'auto' for targets that are not +-1 labels or one-hot rows")
+    return metric
+
+
+def select(
+    K_train: Any,
+    y_train: Any,
+    method: str,
+    values: Sequence[float],
+    *,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    metric: str = "auto",
+    dtype: Any = None,
+) -> Selection:
+    """Choose a ridge / stopping time from ``values`` on a random validation split of the training set.
+
+    The training set is permuted with ``numpy.random.default_rng(seed)``; the last ``round(val_fraction n)``
+    points (at least 1, at most n - 1) are held out, the model is fitted on the rest for every value
+    (one eigendecomposition) and scored on the held-out points. ``metric="auto"`` minimises the
+    validation error rate (1 - accuracy) for classification targets (ties broken by validation MSE)
+    and the MSE otherwise.
+    """
+    vals = _check_grid(method, values)
+    val_fraction = check.real("val_fraction", val_fraction, minimum=0.0, maximum=1.0, min_inclusive=False,
+                              max_inclusive=False)
+    seed = check.integer("seed", seed, minimum=0)
+    dt = _dtype(dtype)
+    K = _check_kernel("K_train", K_train, dt)
+    n = K.shape[0]
+    y = _check_targets("y_train", y_train, n, K.dtype, _xp(K))
+    if n < 2:
+        raise check.fail("K_train", f"{n} training point", "at least 2 points to split off a validation set")
+    yn = np.asarray(y)
+    metric = _metric(metric, yn)
+    n_val = min(max(1, int(round(val_fraction * n))), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    fit_idx, val_idx = np.sort(perm[: n - n_val]), np.sort(perm[n - n_val:])
+    model = KernelRegression(K[np.ix_(fit_idx, fit_idx)] if not _is_jax(K) else K[fit_idx][:, fit_idx], y[fit_idx])
+    pred = np.asarray(model.predict(K[np.ix_(val_idx, fit_idx)] if not _is_jax(K) else K[val_idx][:, fit_idx],
+                                    method, vals))
+    yv = yn[val_idx]
+    mse_v = np.asarray(mse(pred, yv), dtype=float).reshape(-1)
+    acc_v = np.asarray(accuracy(pred, yv), dtype=float).reshape(-1) if _is_classification(yn) else None
+    idx = _choose(vals, mse_v, acc_v, metric)
+    return Selection(method, float(vals[idx]), idx, vals, mse_v, acc_v, metric, n - n_val, n_val, seed, fit_idx, val_idx)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Result of :func:`evaluate`: test scores for every grid value, the validation choice and the oracle.
+
+    ``test_mse``/``test_accuracy``/``train_mse`` have one entry per grid value (models fitted on the
+    full training set). ``selected`` is the validation-chosen value (``selection.value``) and
+    ``selected_test_mse``/``selected_test_accuracy`` its test scores after refitting on the full
+    training set. ``oracle_*`` is the best grid value on the *test* set (for reference only; not a
+    legitimate model choice). ``baseline_mse`` is the test MSE of the zero predictor.
+    """
+
+    method: str
+    values: np.ndarray
+    test_mse: np.ndarray
+    test_accuracy: np.ndarray | None
+    train_mse: np.ndarray
+    selection: Selection
+    selected: float
+    selected_test_mse: float
+    selected_test_accuracy: float | None
+    oracle_value: float
+    oracle_test_mse: float
+    oracle_test_accuracy: float | None
+    baseline_mse: float
+    n_train: int
+    n_test: int
+    predictions: np.ndarray | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly dict of the scalar results."""
+        return {
+            "method": self.method,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "selected": self.selected,
+            "selected_test_mse": self.selected_test_mse,
+            "selected_test_accuracy": self.selected_test_accuracy,
+            "oracle_value": self.oracle_value,
+            "oracle_test_mse": self.oracle_test_mse,
+            "oracle_test_accuracy": self.oracle_test_accuracy,
+            "baseline_mse": self.baseline_mse,
+            "val_fraction_n": [self.selection.n_fit, self.selection.n_val],
+            "seed": self.selection.seed,
+        }
+
+
+def evaluate(
+    K_train: Any,
+    y_train: Any,
+    K_test: Any,
+    y_test: Any,
+    method: str,
+    values: Sequence[float],
+    *,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    metric: str = "auto",
+    dtype: Any = None,
+    keep_predictions: bool = False,
+) -> Evaluation:
+    """Fit on the full training set for every value, score on the test set, and pick a value by validation.
+
+    Two eigendecompositions in all (the fit part of the validation split, and the full training set).
+    ``keep_predictions`` stores the ``(J, m[, C])`` test predictions in the result.
+    """
+    vals = _check_grid(method, values)
+    sel = select(K_train, y_train, method, vals, val_fraction=val_fraction, seed=seed, metric=metric, dtype=dtype)
+    model = KernelRegression(K_train, y_train, dtype=dtype)
+    pred = np.asarray(model.predict(K_test, method, vals))
+    yt = np.asarray(_as_float("y_test", y_test, None))
+    if yt.shape != pred.shape[1:]:
+        raise check.fail("y_test", f"array of shape {yt.shape}", f"shape {pred.shape[1:]} (one row per test point)")
+    test_mse = np.asarray(mse(pred, yt)).reshape(-1)
+    cls = _is_classification(np.asarray(model.y)) and _is_classification(yt)
+    test_acc = np.asarray(accuracy(pred, yt)).reshape(-1) if cls else None
+    train_mse = np.asarray(mse(np.asarray(model.predict_train(method, vals)), np.asarray(model.y))).reshape(-1)
+    oracle = _choose(vals, test_mse, test_acc, sel.metric if cls else "mse")
+    i = sel.index
+    return Evaluation(
+        method=method,
+        values=vals,
+        test_mse=test_mse,
+        test_accuracy=test_acc,
+        train_mse=train_mse,
+        selection=sel,
+        selected=sel.value,
+        selected_test_mse=float(test_mse[i]),
+        selected_test_accuracy=None if test_acc is None else float(test_acc[i]),
+        oracle_value=float(vals[oracle]),
+        oracle_test_mse=float(test_mse[oracle]),
+        oracle_test_accuracy=None if test_acc is None else float(test_acc[oracle]),
+        baseline_mse=float(mse(np.zeros_like(yt), yt)),
+        n_train=model.n,
+        n_test=int(yt.shape[0]),
+        predictions=pred if keep_predictions else None,
+    )
