@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# MathJax for the offline site (package.json / package-lock.json; copied into the book by companion.site).
+NODE_STAMP := node_modules/.installed
 
 .PHONY: book book-paper test test-fast colab check-colab browser-deps clean help
 
@@ -22,14 +24,18 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-book: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+book: $(STAMP) $(NODE_STAMP)
 	$(PY) -m companion.build book --scale default
 	@echo "Open _build/html/index.html"
 
-book-paper: $(STAMP)
+book-paper: $(STAMP) $(NODE_STAMP)
 	$(PY) -m companion.build book --scale paper
 
-test: $(STAMP) browser-deps
+test: $(STAMP) $(NODE_STAMP) browser-deps
 	$(PY) -m pytest
 
 test-fast: $(STAMP)

@@ -232,11 +232,15 @@ def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
             if src.is_dir():
                 shutil.copytree(src, dest / "_static" / kind, dirs_exist_ok=True)
     site.write_generated_pages(dest)
+    site.install_mathjax(dest)  # served by the site itself (offline); see companion.site
     return dest
 
 
-def build_html(stage_dir: Path = STAGE, out: Path = ROOT / "_build", strict: bool = True) -> Path:
-    """Run Jupyter Book 1.x on the staged sources (no execution); return the HTML index path."""
+def build_html(stage_dir: Path = STAGE, out: Path = ROOT, strict: bool = True) -> Path:
+    """Run Jupyter Book 1.x on the staged sources (no execution); return the HTML index path.
+
+    Jupyter Book writes into ``out / "_build"``, so the HTML lands in ``out/_build/html``.
+    """
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe), "build", str(stage_dir), "--path-output", str(out), "--keep-going"]
     if strict:
@@ -244,7 +248,7 @@ def build_html(stage_dir: Path = STAGE, out: Path = ROOT / "_build", strict: boo
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
-    return out / "html" / "index.html"
+    return out / "_build" / "html" / "index.html"
 
 
 def book(scale: str = "default", chapters: list[str] | None = None, strict: bool = True, log=print) -> Path:

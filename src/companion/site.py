@@ -1,124 +1,383 @@
-"""Pages the build generates from the chapters' outputs: the figure index and the claims page.
+"""Pages and assets the build generates for the website: the figure index, the claims page, MathJax.
 
-Both read only what the executed chapters wrote (figure sidecars, ``claims_<chapter>.csv``), so they
-list exactly what the book shows.
+The two pages read only what the executed chapters wrote (figure sidecars ``fig-*.json``, claim tables
+``claims_<chapter>.csv``) into the staged book's ``_static``, so they list exactly what the book shows.
+
+MathJax is served from the site itself (no CDN), so the book renders offline: :func:`install_mathjax`
+copies the ``mathjax`` npm package (``package.json``; ``make`` runs ``npm ci``) into the staged book's
+``_extra/_static/mathjax``. Sphinx copies ``html_extra_path`` (``_extra``) into the HTML root, so the
+files land in ``_static/mathjax`` of the site, where ``mathjax_path`` in ``_config.yml`` points. (Not
+``_static`` itself: Jupyter Book adds every ``.js`` file under ``_static`` to every page.)
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+import shutil
 from pathlib import Path
+from typing import Iterable, Mapping
 
 from .colab import REPOSITORY
 
 BOOK_TITLE = "Deep ResNets versus deep FFNets: a neural tangent kernel companion"
+AUTHORS = "The companion authors"
+FORMATS = ("pdf", "svg", "png")
+
+ROOT = Path(__file__).resolve().parents[2]
+MATHJAX_PACKAGE = ROOT / "node_modules" / "mathjax"
+MATHJAX_ENTRY = "tex-mml-chtml.js"  # the component Sphinx uses by default, loaded from _static/mathjax
+# What of the package's es5/ folder the site needs: the entry point and everything it may load lazily
+# (TeX extensions, CHTML fonts, the menu, accessibility and speech). The other combined builds are not.
+MATHJAX_PARTS = (MATHJAX_ENTRY, "input", "output/chtml", "ui", "a11y", "sre", "LICENSE")
+
+
+# --------------------------------------------------------------------------------------------- MathJax
+
+
+def install_mathjax(dest: Path, package: Path | None = None) -> Path:
+    """Copy MathJax 3 into the staged book ``dest`` (``_extra/_static/mathjax``); return that folder.
+
+    Raises:
+      FileNotFoundError: the npm package is missing; the message says how to install it.
+    """
+    pkg = Path(package) if package is not None else MATHJAX_PACKAGE
+    es5 = pkg / "es5"
+    if not (es5 / MATHJAX_ENTRY).is_file():
+        raise FileNotFoundError(
+            f"MathJax not found at {es5 / MATHJAX_ENTRY}: the book serves MathJax itself so that it renders "
+            "offline. Run `npm ci` in the repository root (`make book` and `make test` do), which installs "
+            "the `mathjax` package pinned in package-lock.json."
+        )
+    target = Path(dest) / "_extra" / "_static" / "mathjax"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for part in MATHJAX_PARTS:
+        src = es5 / part if part != "LICENSE" else pkg / part
+        if src.is_dir():
+            shutil.copytree(src, target / part)
+        elif src.is_file():
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target / part)
+    return target
+
+
+# ------------------------------------------------------------------------------------------- chapters
+
+
+def chapter_docs(dest: Path) -> dict[str, str]:
+    """``{"01": "01_models", ...}``: the chapters staged in ``dest/notebooks``."""
+    return {p.stem[:2]: p.stem for p in sorted((Path(dest) / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+
+
+_LABEL = re.compile(r":name:\s*(fig-\d\d-[a-z0-9-]+)|\((fig-\d\d-[a-z0-9-]+)\)=")
+
+
+def figure_labels(dest: Path) -> list[str]:
+    """Figure ids that the staged chapters show under their own label (``:name: fig-...``), in the
+    order they appear in the book (which is their numbering order)."""
+    labels: list[str] = []
+    for nb in sorted((Path(dest) / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for match in _LABEL.finditer(nb.read_text()):
+            label = match.group(1) or match.group(2)
+            if label not in labels:
+                labels.append(label)
+    return labels
+
+
+# -------------------------------------------------------------------------------------------- figures
 
 
 def figure_sidecars(static: Path) -> list[dict]:
-    """Every figure sidecar under ``static/figures``, sorted by id."""
-    return [json.loads(p.read_text()) for p in sorted((static / "figures").glob("fig-*.json"))]
+    """Every figure sidecar under ``static/figures``, sorted by id (so by chapter)."""
+    return [json.loads(p.read_text()) for p in sorted((Path(static) / "figures").glob("fig-*.json"))]
 
 
-def citation_text(fig: dict) -> str:
+def _year(fig: Mapping) -> str:
+    return str(fig.get("date") or "n.d.")[:4]
+
+
+def _commit(fig: Mapping) -> str:
+    return str(fig.get("git_commit") or "unknown")
+
+
+def provisional(fig: Mapping) -> bool:
+    """True when the figure was not made from a clean commit (uncommitted changes or no git)."""
+    commit = _commit(fig)
+    return commit == "unknown" or commit.endswith("-dirty")
+
+
+def plain_caption(caption: str) -> str:
+    """The caption without MyST roles' markup (``{numref}`x``` -> ``x``), on one line."""
+    text = re.sub(r"\{[a-z:]+\}`([^`]*)`", r"\1", caption)
+    return " ".join(text.split())
+
+
+def citation_text(fig: Mapping) -> str:
     """A plain-text citation of one figure."""
     return (
-        f"Companion authors ({fig['date'][:4]}). Figure {fig['id']}. In: {BOOK_TITLE}, "
-        f"version {fig['version']}, commit {fig['git_commit'][:12]}. {REPOSITORY}"
+        f"{AUTHORS} ({_year(fig)}). Figure {fig['id']}: {plain_caption(fig['caption'])} "
+        f"In: {BOOK_TITLE}, version {fig['version']} (git commit {_commit(fig)[:12]}). {REPOSITORY}"
     )
 
 
-def citation_bibtex(fig: dict) -> str:
+_BIBTEX_SPECIAL = re.compile(r"(?<!\\)([&%#])")
+
+
+def bibtex_escape(text: str) -> str:
+    """Escape ``& % #`` and ``_`` outside ``$...$`` math for BibTeX/LaTeX."""
+    parts = re.split(r"(\$[^$]*\$)", text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:  # outside math
+            part = _BIBTEX_SPECIAL.sub(r"\\\1", part)
+            part = re.sub(r"(?<!\\)_", r"\\_", part)
+        out.append(part)
+    return "".join(out)
+
+
+def bibtex_key(fig: Mapping) -> str:
+    return "companion-" + str(fig["id"])
+
+
+def citation_bibtex(fig: Mapping) -> str:
     """A BibTeX ``@misc`` entry for one figure."""
-    key = "companion-" + fig["id"]
+    caption = bibtex_escape(plain_caption(fig["caption"]))
     return "\n".join(
         [
-            f"@misc{{{key},",
-            "  author = {{Companion authors}},",
-            f"  title = {{{{Figure {fig['id']}}}: {fig['caption'][:120].rstrip()}}},",
+            f"@misc{{{bibtex_key(fig)},",
+            f"  author       = {{{{{AUTHORS}}}}},",
+            f"  title        = {{{{Figure {fig['id']}}}: {caption}}},",
             f"  howpublished = {{In: {BOOK_TITLE}, version {fig['version']}}},",
-            f"  year = {{{fig['date'][:4]}}},",
-            f"  note = {{commit {fig['git_commit']}}},",
-            f"  url = {{{REPOSITORY}}}",
+            f"  year         = {{{_year(fig)}}},",
+            f"  note         = {{Figure id {fig['id']}; git commit {_commit(fig)}}},",
+            f"  url          = {{{REPOSITORY}}}",
             "}",
         ]
     )
 
 
-def figure_index(static: Path) -> str:
-    """MyST source of the figure index page."""
+def _chapter_link(number: str, chapters: Mapping[str, str]) -> str:
+    doc = chapters.get(number)
+    return f"{{doc}}`/notebooks/{doc}`" if doc else f"chapter {number}"
+
+
+def figure_index(static: Path, chapters: Mapping[str, str] | None = None, labels: Iterable[str] = ()) -> str:
+    """MyST source of the figure index page.
+
+    Args:
+      static: the staged book's ``_static`` (figures under ``figures/``).
+      chapters: ``{"01": "01_models"}``, to link each figure's chapter (see :func:`chapter_docs`).
+      labels: figure ids that have a label in their chapter; those get a numbered cross-reference.
+    """
+    chapters = dict(chapters or {})
+    labels = list(labels)
+    order = {fid: i for i, fid in enumerate(labels)}
+    # Chapter order, then the order of the figures in their chapter (their numbers), then by id.
+    figs = sorted(
+        figure_sidecars(static),
+        key=lambda f: (str(f.get("chapter", "")), order.get(f["id"], len(order)), f["id"]),
+    )
     lines = [
         "(figure-index)=",
         "# Figure index",
         "",
         "Every figure of the book, with its files (PDF and SVG for print, PNG at 300 dpi), its sidecar JSON",
-        "(caption, parameters, data source, package version and commit) and a ready citation.",
-        "`companion figures export DIR` writes the same files from a local build.",
+        "(caption, parameters, data source and its hash, package version, git commit, date) and a ready",
+        "citation. Each figure has a stable id `fig-<chapter>-<name>`. `companion figures export DIR` writes",
+        "the same files from a local build, with a `figures.bib` of all the entries below.",
         "",
     ]
-    for fig in figure_sidecars(static):
-        fid = fig["id"]
+    if not figs:
+        lines += ["No chapter has published a figure yet.", ""]
+    dirty = sorted({_commit(f) for f in figs if provisional(f)})
+    if dirty:
         lines += [
-            f"## {fid}",
+            ":::{note}",
+            "This build was made from uncommitted sources (commit " + ", ".join(f"`{c}`" for c in dirty) + "):",
+            "cite figures from a build of a tagged or committed version, so that readers can rerun exactly",
+            "that version (the citation names the commit).",
+            ":::",
+            "",
+        ]
+    current = None
+    for fig in figs:
+        fid = fig["id"]
+        number = str(fig.get("chapter", fid[4:6]))
+        if number != current:
+            current = number
+            lines += [f"## Chapter {int(number)}", "", f"Figures of {_chapter_link(number, chapters)}.", ""]
+        where = f"{{numref}}`{fid}` in " if fid in order else ""
+        downloads = " · ".join(
+            f"{{download}}`{fmt.upper()}{' (300 dpi)' if fmt == 'png' else ''} <_static/figures/{fid}.{fmt}>`"
+            for fmt in FORMATS
+        )
+        lines += [
+            f"### {fid}",
             "",
             f"```{{image}} _static/figures/{fid}.png",
-            f":alt: {fid}",
-            ":width: 320px",
+            f":alt: {plain_caption(fig['caption'])}",
+            ":width: 360px",
+            ":class: figure-thumbnail",
             "```",
             "",
-            fig["caption"],
+            f"{fig['caption']} Shown as {where}{_chapter_link(number, chapters)}.",
             "",
-            f"Chapter {fig['chapter']} · data: {fig['data_source']} · "
-            + " · ".join(f"{{download}}`{fmt.upper()} <_static/figures/{fid}.{fmt}>`" for fmt in ("pdf", "svg", "png", "json")),
+            f"**Files:** {downloads} · {{download}}`sidecar JSON <_static/figures/{fid}.json>`",
             "",
-            "```text",
+            "**Cite this figure** (text, then BibTeX):",
+            "",
+            "```{code-block} text",
+            ":class: figure-citation",
+            "",
             citation_text(fig),
             "```",
             "",
-            "```bibtex",
+            "```{code-block} bibtex",
+            ":class: figure-citation",
+            "",
             citation_bibtex(fig),
             "```",
+            "",
+            ":::{dropdown} Parameters and provenance",
+            "",
+            "| field | value |",
+            "|---|---|",
+            f"| data source | {_cell(fig.get('data_source'))} |",
+            f"| data sha256 | {_cell(fig.get('data_sha256') or '—')} |",
+            f"| package | {_cell(fig.get('package', 'companion'))} {_cell(fig.get('version'))} |",
+            f"| git commit | `{_commit(fig)}` |",
+            f"| date | {_cell(fig.get('date'))} |",
+        ]
+        for fmt, info in sorted((fig.get("files") or {}).items()):
+            lines.append(f"| sha256 of {fmt.upper()} | `{info.get('sha256', '')}` |")
+        lines += [
+            "",
+            "```json",
+            json.dumps(fig.get("parameters", {}), indent=1, sort_keys=True),
+            "```",
+            ":::",
             "",
         ]
     return "\n".join(lines)
 
 
+def bibliography(static: Path) -> str:
+    """All figures' BibTeX entries, one file (``figures.bib``)."""
+    return "\n\n".join(citation_bibtex(f) for f in figure_sidecars(static)) + "\n"
+
+
+# --------------------------------------------------------------------------------------------- claims
+
+
+def _cell(value) -> str:
+    """Text safe inside a Markdown table cell: one line, ``|`` escaped."""
+    text = " ".join(str("" if value is None else value).split())
+    return text.replace("|", "\\|")
+
+
 def claims_rows(static: Path) -> list[tuple[str, dict]]:
     """``(chapter, row)`` for every claim of every chapter, in chapter order."""
     out = []
-    for path in sorted((static / "results").glob("claims_*.csv")):
+    for path in sorted((Path(static) / "results").glob("claims_*.csv")):
         chapter = path.stem[len("claims_") :]
         with path.open(newline="") as f:
             out += [(chapter, row) for row in csv.DictReader(f)]
     return out
 
 
-def claims_page(static: Path) -> str:
-    """MyST source of the claims page."""
+def _passed(row: Mapping) -> bool:
+    return str(row.get("passed", "")).strip() == "True"
+
+
+def claims_page(static: Path, chapters: Mapping[str, str] | None = None) -> str:
+    """MyST source of the claims page: one table per chapter, with a summary and every failure listed."""
     rows = claims_rows(static)
-    passed = sum(r["passed"] == "True" for _, r in rows)
+    passed = sum(_passed(r) for _, r in rows)
     lines = [
         "(claims)=",
         "# Claims checked by this book",
         "",
-        f"Every claim the chapters re-measure, with the value measured when this book was built: "
-        f"**{passed} of {len(rows)} hold**. Each row links to the chapter's claim table; the test suite runs",
-        "the same checks, so a claim that stops holding fails the build.",
+        "Every claim of the papers that the chapters re-measure, with the value measured when this book was",
+        f"built: **{passed} of {len(rows)} hold**. The test suite runs the same checks (at a smaller scale), so a",
+        "claim that stops holding fails the tests as well as showing **FAIL** here. Each chapter's table",
+        "links to the end of that chapter, where the claims are computed.",
         "",
-        "| chapter | claim | source | measured | target | tolerance | result |",
-        "|---|---|---|---|---|---|---|",
     ]
+    failed = [(c, r) for c, r in rows if not _passed(r)]
+    if failed:
+        lines += [":::{warning}", f"{len(failed)} claim(s) do not hold in this build:", ""]
+        lines += [f"- `{_cell(r.get('id'))}` (chapter {c[:2]}): {_cell(r.get('claim'))}" for c, r in failed]
+        lines += [":::", ""]
+    if not rows:
+        lines += ["No chapter has checked a claim yet.", ""]
+    by_chapter: dict[str, list[dict]] = {}
     for chapter, r in rows:
-        result = "pass" if r["passed"] == "True" else "**FAIL**"
-        link = f"{{ref}}`{chapter[:2]} <sec-{chapter[:2]}-claims>`"
-        lines.append(
-            f"| {link} | {r['claim']} | {r['source']} | {r['measured']} | {r['target']} | {r['tolerance']} | {result} |"
-        )
-    return "\n".join(lines) + "\n"
+        by_chapter.setdefault(chapter, []).append(r)
+    for chapter, chapter_rows in by_chapter.items():
+        number = chapter[:2]
+        ok = sum(_passed(r) for r in chapter_rows)
+        link = f"{{doc}}`/notebooks/{chapter}`" if chapter in (chapters or {}).values() else f"chapter {chapter}"
+        lines += [
+            f"## Chapter {int(number) if number.isdigit() else number}",
+            "",
+            f"{link}: {ok} of {len(chapter_rows)} hold "
+            f"(see {{ref}}`the chapter's claims <sec-{number}-claims>`).",
+            "",
+            f":::{{table}} Claims of chapter {chapter}",
+            ":class: claims-table",
+            ":widths: 34 18 12 12 16 8",
+            "",
+            "| claim (id) | source | measured | target | tolerance | result |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in chapter_rows:
+            result = "pass" if _passed(r) else "**FAIL**"
+            lines.append(
+                f"| {_cell(r.get('claim'))} (`{_cell(r.get('id'))}`) | {_cell(r.get('source'))} | "
+                f"{_cell(r.get('measured'))} | {_cell(r.get('target'))} | {_cell(r.get('tolerance'))} | {result} |"
+            )
+        lines += [":::", ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- staging
 
 
 def write_generated_pages(dest: Path) -> None:
     """Write ``figures.md`` and ``claims.md`` into the staged book ``dest``."""
+    dest = Path(dest)
     static = dest / "_static"
-    (dest / "figures.md").write_text(figure_index(static))
-    (dest / "claims.md").write_text(claims_page(static))
+    chapters = chapter_docs(dest)
+    (dest / "figures.md").write_text(figure_index(static, chapters, figure_labels(dest)))
+    (dest / "claims.md").write_text(claims_page(static, chapters))
+
+
+# ---------------------------------------------------------------------------------- Sphinx extension
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop repeated ``<script>`` entries from a page.
+
+    Sphinx 7.4 registers an inline script added after the builder started (sphinx-thebe's and
+    sphinx-togglebutton's configuration) twice, once with filename ``None`` and once with ``''``;
+    the repeated ``const THEBE_JS_URL`` is then a JavaScript error on every page.
+    """
+    files = context.get("script_files")
+    if not isinstance(files, list):
+        return
+    seen, unique = set(), []
+    for js in files:
+        key = (getattr(js, "filename", js) or "", tuple(sorted(getattr(js, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    files[:] = unique
+
+
+def setup(app):
+    """Sphinx extension (``extra_extensions`` in ``_config.yml``): page fixes the site needs."""
+    app.connect("html-page-context", _dedupe_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
