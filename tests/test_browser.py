@@ -1,0 +1,325 @@
+"""The built book in a real browser: every page of the smoke-scale book, opened in headless Chromium.
+
+For each page: no JavaScript error (uncaught exception or console error), no request leaves the machine
+(the site renders offline: MathJax, fonts and styles are its own), every image loads with a non-zero
+size, math is typeset by MathJax, no notebook output shows a traceback, every internal link points at
+an existing page and anchor. A full-page screenshot of each page is kept in
+``build/test-artifacts/screenshots`` (look at them).
+
+Needs Debian's ``chromium`` (``make test`` installs it when run as root) and the Python ``playwright``
+package; Playwright never downloads a browser here. Without Chromium the test is skipped, or fails when
+``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html.parser
+import http.server
+import os
+import shutil
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.book]
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "build" / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SKIP_DIRS = {"_static", "_images", "_downloads", "_sources", "_sphinx_design_static"}
+PAGE_TIMEOUT_MS = 30_000
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("COMPANION_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so the browser test must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    """Checked before the (slow) book build, so a missing browser skips at once."""
+    path = _chromium()
+    if path is None:
+        _unavailable("chromium not found: install Debian's chromium (`apt-get install chromium`; `make test` does as root)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _unavailable("the Python package playwright is not installed (it is in requirements/lock.txt)")
+    return path
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+def _pages(html_dir: Path) -> list[str]:
+    """Every HTML page of the site, relative to its root (``notebooks/01_models.html``)."""
+    return sorted(
+        p.relative_to(html_dir).as_posix()
+        for p in html_dir.rglob("*.html")
+        if not SKIP_DIRS.intersection(p.relative_to(html_dir).parts)
+    )
+
+
+class _Anchors(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key == "id" or (tag == "a" and key == "name"):
+                self.ids.add(value or "")
+
+
+@functools.lru_cache(maxsize=None)
+def _anchors(path: Path) -> frozenset[str]:
+    parser = _Anchors()
+    parser.feed(path.read_text(errors="replace"))
+    return frozenset(parser.ids)
+
+
+def _link_problem(href: str, base: str, html_dir: Path) -> str | None:
+    """Why an internal link is broken, or None when it resolves (external links are not followed)."""
+    if not href.startswith(base):
+        return None
+    url = urllib.parse.urlsplit(href)
+    rel = urllib.parse.unquote(url.path)[len(urllib.parse.urlsplit(base).path) :]
+    target = html_dir / rel
+    if rel == "" or target.is_dir():
+        target = target / "index.html"
+    if not target.is_file():
+        return f"{href}: no file {target.relative_to(html_dir)}"
+    fragment = urllib.parse.unquote(url.fragment)
+    if fragment and target.suffix == ".html" and fragment not in _anchors(target):
+        return f"{href}: no anchor #{fragment} in {target.relative_to(html_dir)}"
+    return None
+
+
+def _wait_for_images(page) -> list:
+    """Load every image (lazy ones too) and return ``[src, naturalWidth, naturalHeight]`` for each."""
+    return page.evaluate(
+        """async () => {
+            const imgs = Array.from(document.images);
+            for (const img of imgs) { img.loading = "eager"; }
+            await Promise.all(imgs.map(img => img.complete ? null : new Promise(done => {
+                img.addEventListener("load", done, {once: true});
+                img.addEventListener("error", done, {once: true});
+                setTimeout(done, 10000);
+            })));
+            return imgs.map(img => [img.currentSrc || img.src, img.naturalWidth, img.naturalHeight]);
+        }"""
+    )
+
+
+def _typeset(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> dict:
+    """Wait for MathJax to finish; count typeset formulas and MathJax errors."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        return {"containers": 0, "errors": 0, "raw": -1, "loaded": False}
+    page.evaluate("() => MathJax.startup.promise")
+    return page.evaluate(
+        """() => ({
+            containers: document.querySelectorAll("mjx-container").length,
+            errors: document.querySelectorAll("mjx-merror, [data-mjx-error]").length,
+            raw: Array.from(document.querySelectorAll("span.math, div.math"))
+                      .filter(el => !el.querySelector("mjx-container")).length,
+        })"""
+    )
+
+
+@contextlib.contextmanager
+def _serve(html_dir: Path):
+    """Serve ``html_dir`` on http://127.0.0.1:<free port>/ while the block runs."""
+    handler = functools.partial(_QuietHandler, directory=str(html_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def check_site(
+    base: str, html_dir: Path, chromium: str, screenshots: Path | None, colab: bool = True, math_timeout_ms: int = PAGE_TIMEOUT_MS
+) -> dict:
+    """Open every page of the site served at ``base`` in headless Chromium and collect what is wrong.
+
+    Returns ``{"pages", "problems", "external", "math_pages", "seconds"}``.
+    """
+    from playwright.sync_api import sync_playwright
+
+    pages = _pages(html_dir)
+    if screenshots is not None:
+        screenshots.mkdir(parents=True, exist_ok=True)
+        for old in screenshots.glob("*.png"):
+            old.unlink()
+    problems: list[str] = []
+    external: list[str] = []
+    math_pages = 0
+    start = time.perf_counter()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+
+            def only_local(route):  # the site must not need the network: refuse anything else
+                if route.request.url.startswith(base) or route.request.url.startswith("data:"):
+                    route.continue_()
+                else:
+                    external.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", only_local)
+            for name in pages:
+                page = context.new_page()
+                page.set_default_timeout(PAGE_TIMEOUT_MS)
+                errors: list[str] = []
+                page.on("pageerror", lambda exc, errors=errors: errors.append(f"uncaught: {exc}"))
+                page.on(
+                    "console",
+                    lambda msg, errors=errors: errors.append(f"console.{msg.type}: {msg.text} ({msg.location.get('url')})")
+                    if msg.type == "error" and "favicon" not in str(msg.location.get("url"))
+                    else None,
+                )
+                page.on(
+                    "response",
+                    lambda resp, errors=errors: errors.append(f"HTTP {resp.status}: {resp.url}")
+                    if resp.status >= 400 and "favicon" not in resp.url
+                    else None,
+                )
+                page.goto(base + name, wait_until="load")
+                if name == "index.html" and "intro.html" in pages:  # the root only redirects to the first page
+                    page.wait_for_url("**/intro.html")
+                    page.wait_for_load_state("load")
+
+                if page.locator("span.math, div.math").count() > 0:
+                    math_pages += 1
+                    tex = _typeset(page, math_timeout_ms)
+                    if tex.get("loaded") is False:
+                        problems.append(f"{name}: math not typeset: MathJax did not load")
+                    elif tex["containers"] == 0 or tex["raw"]:
+                        problems.append(f"{name}: math not typeset ({tex})")
+                    if tex["errors"]:
+                        problems.append(f"{name}: {tex['errors']} MathJax error(s)")
+
+                for src, width, height in _wait_for_images(page):
+                    if not (width > 0 and height > 0):
+                        problems.append(f"{name}: image did not load: {src}")
+
+                text = page.evaluate("() => document.body.innerText")
+                if "Traceback (most recent call last)" in text or page.locator(".output.traceback, .output.error").count():
+                    problems.append(f"{name}: a notebook output shows a traceback")
+
+                hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+                problems += [f"{name}: broken link {p}" for h in sorted(set(hrefs)) if (p := _link_problem(h, base, html_dir))]
+
+                if colab and name.startswith("notebooks/"):
+                    chapter = Path(name).stem
+                    target = f"colab.research.google.com/github/ntk-companion/resnet-ntk-companion/blob/main/notebooks/{chapter}.ipynb"
+                    if not any(target in h for h in hrefs):
+                        problems.append(f"{name}: no 'Open in Colab' launch button to {target}")
+
+                if screenshots is not None:
+                    shot = screenshots / (name[: -len(".html")].replace("/", "__") + ".png")
+                    page.screenshot(path=str(shot), full_page=True)
+                problems += [f"{name}: {e}" for e in errors]
+                page.close()
+            context.close()
+        finally:
+            browser.close()
+    return {
+        "pages": pages,
+        "problems": problems,
+        "external": sorted(set(external)),
+        "math_pages": math_pages,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+@pytest.mark.timeout(900)
+def test_every_page_in_chromium(chromium_path, smoke_book):
+    html_dir = Path(smoke_book)
+    with _serve(html_dir) as base:
+        result = check_site(base, html_dir, chromium_path, SCREENSHOTS)
+    pages = result["pages"]
+    print(f"browser: {len(pages)} pages in {result['seconds']:.1f} s; screenshots in {SCREENSHOTS}")
+    assert "intro.html" in pages and "figures.html" in pages and "claims.html" in pages
+    assert not result["external"], "the site requests external resources (it must render offline):\n" + "\n".join(
+        result["external"]
+    )
+    assert not result["problems"], "\n".join(result["problems"])
+    assert result["math_pages"] >= 1, "no page with math found: MathJax was not exercised"
+    assert len(list(SCREENSHOTS.glob("*.png"))) == len(pages)
+
+
+@pytest.mark.timeout(300)
+def test_the_checks_catch_a_broken_page(chromium_path, tmp_path):
+    """The checker itself: a page with a JS error, a missing image, a dead link, a traceback and an
+    external script is reported on every count (so a green browser test means something)."""
+    (tmp_path / "ok.html").write_text("<html><body><p id='here'>fine</p><a href='#here'>self</a></body></html>")
+    (tmp_path / "bad.html").write_text(
+        "<html><head><script src='https://cdn.example.invalid/x.js'></script></head><body>"
+        "<script>undefinedFunction()</script>"
+        "<img src='_images/missing.png'>"
+        "<a href='nowhere.html'>dead</a> <a href='ok.html#absent'>no anchor</a> <a href='ok.html#here'>ok</a>"
+        "<div class='output traceback'><pre>Traceback (most recent call last):</pre></div>"
+        "<span class='math'>\\(x^2\\)</span>"
+        "</body></html>"
+    )
+    with _serve(tmp_path) as base:
+        result = check_site(base, tmp_path, chromium_path, None, colab=False, math_timeout_ms=1500)
+    text = "\n".join(result["problems"])
+    assert result["external"] == ["https://cdn.example.invalid/x.js"]
+    assert "undefinedFunction" in text
+    assert "image did not load" in text and "missing.png" in text
+    assert "no file nowhere.html" in text and "no anchor #absent" in text
+    assert "traceback" in text
+    assert "bad.html: math not typeset" in text
+    assert not [p for p in result["problems"] if p.startswith("ok.html")], text
+
+
+def test_site_references_no_external_script_or_stylesheet(smoke_book):
+    """Static check (no browser): every <script src> and stylesheet of every page is local."""
+    import re
+
+    html_dir = Path(smoke_book)
+    bad = []
+    for page in _pages(html_dir):
+        text = (html_dir / page).read_text(errors="replace")
+        for tag in re.findall(r"<(?:script|link)\b[^>]*>", text):
+            is_asset = tag.startswith("<script") or re.search(r"rel=\"(stylesheet|preload|modulepreload)\"", tag)
+            url = re.search(r"(?:src|href)=\"([^\"]+)\"", tag)
+            if is_asset and url and re.match(r"(https?:)?//", url.group(1)):
+                bad.append(f"{page}: {url.group(1)}")
+    assert not bad, "external assets (the site must render offline):\n" + "\n".join(bad)
+    assert (html_dir / "_static" / "mathjax" / "tex-mml-chtml.js").is_file(), "MathJax not served by the site"
