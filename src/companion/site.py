@@ -310,7 +310,7 @@ def claims_page(static: Path, chapters: Mapping[str, str] | None = None) -> str:
     if failed:
         lines += [":::{warning}", f"{len(failed)} claim(s) do not hold in this build:", ""]
         lines += [f"- `{_cell(r.get('id'))}` (chapter {c[:2]}): {_cell(r.get('claim'))}" for c, r in failed]
-        lines += [":::", ""]
+        lines += ["", ":::", ""]  # a blank line ends the table before the fence closes
     if not rows:
         lines += ["No chapter has checked a claim yet.", ""]
     by_chapter: dict[str, list[dict]] = {}
@@ -339,7 +339,7 @@ def claims_page(static: Path, chapters: Mapping[str, str] | None = None) -> str:
                 f"| {_cell(r.get('claim'))} (`{_cell(r.get('id'))}`) | {_cell(r.get('source'))} | "
                 f"{_cell(r.get('measured'))} | {_cell(r.get('target'))} | {_cell(r.get('tolerance'))} | {result} |"
             )
-        lines += [":::", ""]
+        lines += ["", ":::", ""]  # a blank line ends the table before the fence closes
     return "\n".join(lines)
 
 
