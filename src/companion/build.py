@@ -182,11 +182,10 @@ def execute(
                 progress_bar=False,
             )
     except PapermillExecutionError as err:
-        source = _failed_cell_source(out, err.cell_index)
+        source = _failed_cell_source(out, err.exec_count)
         shutil.rmtree(tmp, ignore_errors=True)
         raise ChapterError(
-            f"chapter {chapter} (scale {scale!r}) failed in cell {err.cell_index} "
-            f"(execution count {err.exec_count}):\n{source}\n{err.ename}: {err.evalue}"
+            f"chapter {chapter} (scale {scale!r}) failed in code cell [{err.exec_count}]:\n{source}\n{err.ename}: {err.evalue}"
         ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -204,11 +203,13 @@ def execute(
     return Executed(chapter, scale, entry / f"{chapter}.ipynb", entry / "outputs", False, seconds)
 
 
-def _failed_cell_source(nb_path: Path, index: int) -> str:
+def _failed_cell_source(nb_path: Path, exec_count: int | None) -> str:
+    """The first lines of the code cell that raised (found by its execution count)."""
     try:
         import nbformat
 
-        cell = nbformat.read(nb_path, as_version=4).cells[index]
+        cells = nbformat.read(nb_path, as_version=4).cells
+        cell = next(c for c in cells if c.cell_type == "code" and c.get("execution_count") == exec_count)
         lines = cell.source.splitlines()
         return "\n".join("    " + line for line in lines[:8]) + ("\n    ..." if len(lines) > 8 else "")
     except Exception:  # the message is still useful without the source

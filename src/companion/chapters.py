@@ -19,8 +19,9 @@ DATASETS = ("mnist", "cifar10", "cifar100")
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "01_models": {
         "smoke": {"width": 64, "depth": 6, "gammas": [0.0, 0.5, 1.0], "seeds": 1, "rho0": 0.5},
-        "default": {"width": 1024, "depth": 64, "gammas": [0.0, 0.5, 1.0], "seeds": 4, "rho0": 0.5},
-        "paper": {"width": 4096, "depth": 256, "gammas": [0.0, 0.25, 0.5, 1.0], "seeds": 16, "rho0": 0.5},
+        "default": {"width": 512, "depth": 32, "gammas": [0.0, 0.5, 1.0], "seeds": 3, "rho0": 0.5},
+        # All block weights are held at once: depth 128 x 2 x 2048^2 float64 = 8.6 GB, fine on one GPU.
+        "paper": {"width": 2048, "depth": 128, "gammas": [0.0, 0.25, 0.5, 1.0], "seeds": 16, "rho0": 0.5},
     },
 }
 

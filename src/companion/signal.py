@@ -20,7 +20,7 @@ import numpy as np
 from . import _validate as check
 from . import claims as C
 from . import models
-from .kernels import kappa1
+from .kernels.arccos import relu_step
 
 
 def two_inputs(rho0: float, dim: int = 16) -> np.ndarray:
@@ -40,12 +40,14 @@ def nngp_trajectory(arch: str, depth: int, rho0: float, alpha: float = 0.0) -> d
     rho0 = check.real("rho0", rho0, minimum=-1.0, maximum=1.0)
     a2 = check.real("alpha", alpha, minimum=0.0) ** 2
 
-    def step(rho, _):
-        new = kappa1(rho) if arch == "ffnet" else (rho + a2 * kappa1(rho)) / (1.0 + a2)
+    # Carry u = 1 - rho (accurate near rho = 1, where the FFNet goes); relu_step gives 1 - kappa1(rho).
+    def step(u, _):
+        _, _, one_minus_k1 = relu_step(u)
+        new = one_minus_k1 if arch == "ffnet" else (u + a2 * one_minus_k1) / (1.0 + a2)
         return new, new
 
-    _, rhos = jax.lax.scan(step, jnp.float64(rho0), None, length=depth)
-    rho = np.concatenate([[rho0], np.asarray(rhos)])
+    _, us = jax.lax.scan(step, jnp.float64(1.0 - rho0), None, length=depth)
+    rho = np.concatenate([[rho0], 1.0 - np.asarray(us)])
     q = np.ones(depth + 1) if arch == "ffnet" else (1.0 + a2) ** np.arange(depth + 1)
     return {"q": q, "rho": rho}
 
@@ -90,8 +92,9 @@ def claims(result: dict[str, Any]) -> list[C.Claim]:
     P = result["params"]
     L, m = P["depth"], P["width"]
     out = []
-    # Finite-width fluctuations of a correlation are O(1/sqrt(m)) per layer and add up over L layers.
-    tol = 3.0 * np.sqrt(L / m)
+    # Finite-width fluctuations of a correlation are O(1/sqrt(m)) per layer and add up (at most) like a
+    # random walk over L layers. Measured worst errors: 0.10 at smoke scale (bound 0.31), 0.03 at default (0.25).
+    tol = np.sqrt(L / m)
     worst = max(float(np.max(np.abs(r["rho_hat"].mean(0) - r["rho"]))) for r in result["runs"])
     out.append(C.at_most("01-finite-follows-nngp", "finite-width correlations follow the NNGP recursion (worst layer, all nets)",
                          "spec (NNGP limit)", worst, tol))
