@@ -223,8 +223,8 @@ def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(ROOT / "book", dest)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(ROOT / name, dest / name)
+    shutil.copy2(ROOT / "_config.yml", dest / "_config.yml")
+    (dest / "_toc.yml").write_text(_toc_for({ex.chapter for ex in executed}))
     (dest / "notebooks").mkdir()
     for ex in executed:
         shutil.copy2(ex.notebook, dest / "notebooks" / f"{ex.chapter}.ipynb")
@@ -235,6 +235,13 @@ def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
     site.write_generated_pages(dest)
     site.install_mathjax(dest)  # served by the site itself (offline); see companion.site
     return dest
+
+
+def _toc_for(chapters: set[str]) -> str:
+    """``_toc.yml`` without the chapters that were not executed (a partial build stays valid)."""
+    lines = (ROOT / "_toc.yml").read_text().splitlines(keepends=True)
+    keep = [ln for ln in lines if not (ln.strip().startswith("- file: notebooks/") and ln.split("notebooks/")[1].strip() not in chapters)]
+    return "".join(keep)
 
 
 def build_html(stage_dir: Path = STAGE, out: Path = ROOT, strict: bool = True) -> Path:
