@@ -1,0 +1,58 @@
+"""Exact infinite-width kernels (NNGP and NTK) of the ReLU FFNet and ResNet "model H".
+
+Main entry points::
+
+    k = ffnet_kernels(x1, x2, depth=L)                                   # FFNet, all layers trained
+    k = resnet_kernels(x1, x2, depth=L, alpha=a, trained="hidden")       # ResNet, only W_l, V_l trained
+    k = resnet_kernels(x1, x2, depth=L, alpha=a, trained="all")          # also input A and readout v
+    k.nngp, k.ntk                                                        # (n1, n2) arrays
+
+Scale conventions (``K_0 = <x, x'>``; all kernels positively homogeneous, any input norms): for a
+unit-norm ``x`` the FFNet NTK is ``L + 1`` on the diagonal and the ResNet ``trained="hidden"`` NTK is
+``2 L alpha^2 (1 + alpha^2)^(L-1)``; see :func:`diagonal`.
+
+Modules: :mod:`.arccos` (``kappa0``, ``kappa1`` and the stable one-layer step), :mod:`.recursion`
+(layer recursion, ``jax.lax.scan`` over depth), :mod:`.depthfree` (one table of the depth-L map in
+the angle, then O(1) per entry), :mod:`.gram` (blocked, sharded evaluation), :mod:`.limits`
+(closed-form depth limits), :mod:`.degeneracy` (how far a kernel matrix is from "constant + nugget").
+"""
+
+from .api import (
+    Kernels,
+    choose_method,
+    diagonal,
+    ffnet_kernels,
+    ffnet_normalized,
+    resnet_kernels,
+    resnet_normalized,
+)
+from .arccos import kappa0, kappa1
+from .degeneracy import (
+    constant_kernel_distance,
+    degeneracy_report,
+    effective_rank,
+    gram_spectrum,
+    normalize_kernel,
+)
+from .limits import depth1_limit, ffnet_limit, ode_limit, resnet_limit
+
+__all__ = [
+    "Kernels",
+    "choose_method",
+    "constant_kernel_distance",
+    "degeneracy_report",
+    "depth1_limit",
+    "diagonal",
+    "effective_rank",
+    "ffnet_kernels",
+    "ffnet_limit",
+    "ffnet_normalized",
+    "gram_spectrum",
+    "kappa0",
+    "kappa1",
+    "normalize_kernel",
+    "ode_limit",
+    "resnet_kernels",
+    "resnet_limit",
+    "resnet_normalized",
+]

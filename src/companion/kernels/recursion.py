@@ -1,0 +1,188 @@
+"""Layer recursions of the NNGP and NTK, in normalised form, carried in ``u = 1 - rho``.
+
+Every kernel here is positively homogeneous, ``K(x, x') = |x| |x'| S k(rho0)`` with ``rho0`` the input
+correlation, ``S`` a scale that depends only on the architecture (:func:`scales`) and ``k`` the
+*normalised* kernel (``k(1) = 1``). This module computes ``k`` for the NNGP and the NTK by the layer
+recursions of the specification, with a compiled loop over depth (see below).
+
+FFNet (Arora et al. form), unit inputs: ``rho_h = kappa1(rho_{h-1})``, ``Theta_0 = rho0``,
+``Theta_h = Theta_{h-1} kappa0(rho_{h-1}) + rho_h``; ``k_nngp = rho_L``, ``k_ntk = Theta_L / (L + 1)``.
+
+ResNet model H, ``c = 1 + alpha^2`` and everything divided by ``c^l`` (so nothing overflows)::
+
+    rho_l = (rho_{l-1} + alpha^2 kappa1(rho_{l-1})) / c
+    tau_l = (tau_{l-1} (1 + alpha^2 kappa0(rho_{l-1})) + kappa1(rho_{l-1}) + rho_{l-1} kappa0(rho_{l-1})) / c
+    p_l   = p_{l-1} (1 + alpha^2 kappa0(rho_{l-1})) / c,       tau_0 = 0, p_0 = 1
+
+so that ``Theta_hidden = |x||x'| alpha^2 c^L tau_L`` (the forward form of the specification's backward
+sum over ``P_l``) and ``Theta_all = |x||x'| c^L (alpha^2 tau_L + rho_L + p_L rho0)``. On the diagonal
+``tau_L = 2 L / c`` and ``p_L = 1``, which give the closed forms ``2 L alpha^2 (1 + alpha^2)^(L-1)`` and
+``2 L alpha^2 (1 + alpha^2)^(L-1) + 2 (1 + alpha^2)^L``. Dividing ``tau`` (not ``Theta``) by ``alpha^2``
+keeps ``alpha = 0`` well defined: the normalised hidden NTK is then the depth-1 kernel.
+
+Carrying ``u_l = 1 - rho_l`` (not ``rho_l``) keeps full relative accuracy when ``rho_l -> 1``, which is
+where every deep recursion ends up (``1 - rho_l ~ 9 pi^2 / (2 l^2)`` for the FFNet): with ``rho`` carried
+the angle would lose half its digits and ``kappa0`` products over 10^4 layers would drift by 1e-4.
+
+The layer loop is a ``jax.lax.fori_loop`` with a *traced* trip count (a ``while`` loop, like
+``jax.lax.scan`` without its static length): the body is compiled once, so compile time does not
+grow with depth, and neither a new depth nor a new ``alpha`` triggers a recompilation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .arccos import relu_step
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """Which kernel: architecture, depth, residual scaling and trained parameters (hashable)."""
+
+    arch: str  # "ffnet" or "resnet"
+    depth: int
+    alpha: float = 0.0  # ResNet only
+    trained: str = "all"  # ResNet: "hidden" or "all"; FFNet: always "all"
+
+    @property
+    def c(self) -> float:
+        return 1.0 + self.alpha * self.alpha
+
+    @property
+    def effective_depth(self) -> float:
+        """How many 'FFNet layers' of angle contraction the map applies (sets the table's resolution)."""
+        if self.arch == "ffnet":
+            return float(self.depth)
+        return self.depth * self.alpha**2 / self.c
+
+
+def log_scales(spec: Spec) -> tuple[float, float]:
+    """Natural logs of the diagonal scales ``(S_nngp, S_ntk)`` for unit inputs (``-inf`` for a zero NTK).
+
+    FFNet: ``(0, log(L + 1))``. ResNet: ``S_nngp = c^L``; ``S_ntk = 2 L alpha^2 c^(L-1)`` (hidden) or that
+    plus ``2 c^L`` (all).
+    """
+    L = spec.depth
+    if spec.arch == "ffnet":
+        return 0.0, math.log(L + 1.0)
+    a2 = spec.alpha**2
+    lc = L * math.log1p(a2)
+    hidden = math.log(2.0 * L * a2) + lc - math.log1p(a2) if L > 0 and a2 > 0 else -math.inf
+    if spec.trained == "hidden":
+        return lc, hidden
+    return lc, lc + math.log(2.0 * L * a2 / (1.0 + a2) + 2.0)
+
+
+def scales(spec: Spec) -> tuple[float, float]:
+    """Diagonal values ``(NNGP(x, x), NTK(x, x))`` for a unit-norm ``x`` (``inf`` if they overflow).
+
+    Computed with ``pow`` (correctly rounded up to an ulp or two), not ``exp(log(.))``.
+    """
+    L = spec.depth
+    if spec.arch == "ffnet":
+        return 1.0, L + 1.0
+    a2 = spec.alpha**2
+    c = 1.0 + a2
+    try:
+        cL = c**L
+    except OverflowError:
+        cL = math.inf
+    hidden = 0.0 if L == 0 or a2 == 0 else 2.0 * L * a2 * (cL / c)
+    return cL, (hidden if spec.trained == "hidden" else hidden + 2.0 * cL)
+
+
+def _ntk_norm(spec: Spec) -> float:
+    """The diagonal value of the unnormalised NTK accumulator that this module carries."""
+    L, c = spec.depth, spec.c
+    if spec.arch == "ffnet":
+        return L + 1.0
+    if spec.trained == "hidden":
+        return 2.0 * L / c if L > 0 else 1.0  # depth 0: the NTK is identically zero (scale 0)
+    return 2.0 * L * spec.alpha**2 / c + 2.0
+
+
+# The accumulators are carried as *deficits* from their diagonal values (all terms non-negative, so no
+# cancellation when the pair is nearly aligned): with e0 = 1 - kappa0 = theta / pi, d = 1 - kappa1,
+#   FFNet:  D_h = (h + 1) - Theta_h = h e0 + D_{h-1} (1 - e0) + d        (h = 1..L)
+#   ResNet: delta_l = 2 l / c - tau_l = (2 - g + 2 (l - 1) a2 e0 / c + delta_{l-1} (1 + a2 kappa0)) / c,
+#           2 - g = d + u + e0 (1 - u);   pi_l = 1 - p_l = pi_{l-1} (1 - a2 e0 / c) + a2 e0 / c.
+# Rounding then perturbs the deficit relatively, i.e. the kernel by eps * (1 - k), not eps * depth.
+
+
+def _ffnet_step(carry, _):
+    u, v, deficit, h = carry  # h = index of the layer being computed (1..L)
+    theta, k0, d = relu_step(u, v)
+    e0 = theta / jnp.pi
+    return (d, 2.0 - d, h * e0 + deficit * k0 + d, h + 1.0), None
+
+
+def _resnet_step(a2, c, carry, _):
+    u, v, delta, pdef, l1 = carry  # l1 = l - 1
+    theta, k0, d = relu_step(u, v)
+    e0 = theta / jnp.pi
+    two_minus_g = d + u + e0 * (1.0 - u)
+    delta = (two_minus_g + 2.0 * l1 * a2 * e0 / c + delta * (1.0 + a2 * k0)) / c
+    shrink = a2 * e0 / c
+    pdef = pdef * (1.0 - shrink) + shrink
+    return ((u + a2 * d) / c, (v + a2 * (2.0 - d)) / c, delta, pdef, l1 + 1.0), None
+
+
+def normalized_from_u(u0: jax.Array, spec: Spec) -> tuple[jax.Array, jax.Array]:
+    """Normalised ``(nngp, ntk)`` from ``u0 = 1 - rho0`` alone (``1 + rho0`` taken as ``2 - u0``)."""
+    u0 = jnp.clip(u0, 0.0, 2.0)
+    return normalized_from_uv(u0, 2.0 - u0, spec)
+
+
+def normalized_from_uv(u0: jax.Array, v0: jax.Array, spec: Spec) -> tuple[jax.Array, jax.Array]:
+    """Normalised ``(nngp, ntk)`` at ``spec.depth`` from ``u0 = 1 - rho0`` and ``v0 = 1 + rho0``.
+
+    Any shape, float32 or float64. Passing both ``1 - rho`` and ``1 + rho`` (each accurate in absolute
+    terms, e.g. from the angle) keeps the angle, hence ``kappa0``, accurate at both ends; the recursion
+    carries both (``v_l = 1 + rho_l``: FFNet ``2 - u_l``, ResNet ``(v + alpha^2 (1 + kappa1)) / c``).
+    Both outputs are exactly 1 where ``u0 = 0`` (identical directions: every step keeps ``u`` and the
+    deficits exactly 0, i.e. the diagonal closed forms). For ResNet ``trained="hidden"`` at depth 0
+    the NTK is identically zero and its normalised value is returned as 0.
+
+    Depth and ``alpha`` are traced, not static: one compilation serves every depth and every alpha
+    (per architecture, trained setting, shape and dtype), and compile time does not depend on depth.
+    """
+    u0 = jnp.asarray(u0)
+    dt = u0.dtype if u0.dtype in (jnp.float32, jnp.float64) else jnp.float64
+    return _normalized(
+        u0.astype(dt), jnp.asarray(v0, dt), jnp.asarray(spec.depth, jnp.int32),
+        jnp.asarray(spec.alpha**2, dt), arch=spec.arch, trained=spec.trained,
+    )
+
+
+@partial(jax.jit, static_argnames=("arch", "trained"))
+def _normalized(u0, v0, depth, a2, *, arch, trained):
+    """The recursion with traced ``depth`` (loop trip count) and ``a2 = alpha^2``."""
+    u0 = jnp.clip(u0, 0.0, 2.0)
+    v0 = jnp.clip(v0, 0.0, 2.0)
+    dt = u0.dtype
+    a2 = a2.astype(dt)
+    L = depth.astype(dt)
+    zero = jnp.zeros_like(u0)
+
+    def loop(step, init):
+        return jax.lax.fori_loop(0, depth, lambda _, carry: step(carry, None)[0], init)
+
+    if arch == "ffnet":
+        u, _, deficit, _ = loop(_ffnet_step, (u0, v0, u0, zero + 1.0))
+        return 1.0 - u, 1.0 - deficit / (L + 1.0)
+    c = 1.0 + a2
+    u, _, delta, pdef, _ = loop(partial(_resnet_step, a2, c), (u0, v0, zero, zero, zero))
+    if trained == "hidden":
+        norm = jnp.where(depth > 0, 2.0 * L / c, 1.0)
+        ntk = jnp.where(depth > 0, 1.0 - delta / norm, zero)
+    else:
+        norm = 2.0 * L * a2 / c + 2.0
+        ntk = 1.0 - (a2 * delta + u + u0 + pdef * (1.0 - u0)) / norm
+    return 1.0 - u, ntk
