@@ -86,3 +86,14 @@ def test_book_builds_strictly(smoke_book):
     html = (smoke_book / "notebooks" / "01_models.html").read_text()
     assert "colab.research.google.com" in html, "Colab launch button missing"
     assert "Traceback" not in html
+
+
+def test_same_parameters_give_identical_bytes(smoke_chapters, tmp_path):
+    """Determinism: executing a chapter again (fresh cache) reproduces its tables and figure files."""
+    first = smoke_chapters["01_models"]
+    again = build.execute("01_models", "smoke", cache_dir=tmp_path)
+    assert not again.cached
+    files = sorted(p.relative_to(first.outputs) for p in first.outputs.rglob("*") if p.suffix in {".csv", ".png", ".pdf", ".svg"})
+    assert any(f.suffix == ".csv" for f in files) and any(f.suffix == ".png" for f in files)
+    for rel in files:
+        assert (first.outputs / rel).read_bytes() == (again.outputs / rel).read_bytes(), rel
