@@ -118,6 +118,9 @@ def test_figure_index_warns_once_about_uncommitted_builds_and_handles_none(tmp_p
     page = site.figure_index(static)
     assert page.count(":::{note}") == 1 and "`abc-dirty`" in page
     assert site.provisional({"git_commit": "unknown"}) and not site.provisional({"git_commit": "abc"})
+    assert site.short_commit({"git_commit": "0123456789abcdef-dirty"}) == "0123456789ab-dirty"
+    assert site.short_commit({"git_commit": "0123456789abcdef"}) == "0123456789ab"
+    assert site.short_commit({"git_commit": "unknown"}) == "unknown"
 
 
 def test_citations(tmp_path):

@@ -103,6 +103,12 @@ def _commit(fig: Mapping) -> str:
     return str(fig.get("git_commit") or "unknown")
 
 
+def short_commit(fig: Mapping) -> str:
+    """The commit as cited in text: 12 hex digits, keeping a ``-dirty`` mark."""
+    commit = _commit(fig)
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") and len(commit) > 18 else "")
+
+
 def provisional(fig: Mapping) -> bool:
     """True when the figure was not made from a clean commit (uncommitted changes or no git)."""
     commit = _commit(fig)
@@ -119,7 +125,7 @@ def citation_text(fig: Mapping) -> str:
     """A plain-text citation of one figure."""
     return (
         f"{AUTHORS} ({_year(fig)}). Figure {fig['id']}: {plain_caption(fig['caption'])} "
-        f"In: {BOOK_TITLE}, version {fig['version']} (git commit {_commit(fig)[:12]}). {REPOSITORY}"
+        f"In: {BOOK_TITLE}, version {fig['version']} (git commit {short_commit(fig)}). {REPOSITORY}"
     )
 
 
