@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io as _io
 import json
 import os
 import tarfile
@@ -53,7 +52,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _validate as check
-from ._download import ChecksumError, DownloadError, download, verify_file
+from . import _download
+from ._download import ChecksumError, DownloadError, verify_file
 from .io import Cache
 
 __all__ = [
@@ -314,7 +314,7 @@ def _download_official(name: str, fetch, progress: bool) -> dict[str, Path]:
             except ChecksumError as exc:
                 warnings.warn(f"{exc}; deleting and downloading again", RuntimeWarning, stacklevel=3)
                 p.unlink(missing_ok=True)
-        paths[fname] = download(urls, p, size=size, sha256=sha, fetch=fetch, progress=progress)
+        paths[fname] = _download.download(urls, p, size=size, sha256=sha, fetch=fetch, progress=progress)
     return paths
 
 

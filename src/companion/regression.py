@@ -26,7 +26,8 @@ are ``V @ (G * (V^T y))`` (``n^2 J`` flops) and the predictions ``K_test @ coeff
 :func:`kernel_ridge` solves a single ridge by Cholesky.
 
 Rounding can make the smallest eigenvalues of a PSD kernel matrix slightly negative; they are set to
-zero (a warning is issued if one is more negative than ``1e-6 |s|_max``, i.e. the matrix is not PSD).
+zero (a warning is issued if one is more negative than ``1e-6 |s|_max``, ``1e-3`` in float32: then the
+matrix is not PSD).
 For interpolation, eigenvalues below ``n * eps * s_max`` are treated as zero (pseudo-inverse).
 
 Model selection (:func:`select`, :func:`evaluate`) follows common practice: a random validation split
@@ -212,7 +213,7 @@ class KernelRegression:
         s, V = xp.linalg.eigh(K)
         smax = float(xp.max(xp.abs(s)))
         smin = float(xp.min(s))
-        if smin < -1e-6 * smax:
+        if smin < -(1e-3 if K.dtype == np.float32 else 1e-6) * smax:
             warnings.warn(
                 f"K_train is not positive semi-definite: smallest eigenvalue {smin:.3g} vs largest {smax:.3g}; "
                 "negative eigenvalues are set to 0",
