@@ -144,13 +144,14 @@ def save(
     return sidecar
 
 
-def publish(fig: mpl.figure.Figure, fig_id: str, caption: str, **save_kwargs: Any) -> dict[str, Any]:
+def publish(fig: mpl.figure.Figure, fig_id: str, caption: str, **save_kwargs: Any) -> None:
     """Save the figure's files (see :func:`save`), glue it for the book (or show it), then close it.
 
     In the book, show it with a ``{glue:figure}`` directive named ``fig_id``. Outside the book build
-    (Colab, Jupyter) the figure is displayed in place.
+    (Colab, Jupyter) the figure is displayed in place. Returns nothing, so that a chapter cell ending in
+    ``publish(...)`` prints no sidecar; :func:`save` returns it.
     """
-    sidecar = save(fig, fig_id, caption, **save_kwargs)
+    save(fig, fig_id, caption, **save_kwargs)
     try:
         from myst_nb import glue  # only in the book environment
     except ImportError:
@@ -162,4 +163,3 @@ def publish(fig: mpl.figure.Figure, fig_id: str, caption: str, **save_kwargs: An
 
         display(fig)
     plt.close(fig)
-    return sidecar
