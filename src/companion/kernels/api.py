@@ -68,8 +68,8 @@ def choose_method(spec: Spec, n1: int, n2: int) -> str:
     if spec.depth <= 2:
         return "recursion"
     cached = spec in _cached_specs()
-    k = depthfree._sides(spec)
-    points = (k[0] + k[1]) * (depthfree.DEGREES[0] + depthfree.CHECKS_PER_PIECE)
+    o = depthfree._octaves(spec)
+    points = (2 + (o[0] + o[1] - 2) * depthfree.SUB) * (16 + depthfree.CHECKS_PER_PIECE)
     cost_rec = n1 * n2 * spec.depth
     cost_df = 3 * n1 * n2 + (0 if cached else points * spec.depth)
     return "recursion" if cost_rec <= cost_df else "depthfree"

@@ -54,7 +54,8 @@ def _chunk(x1b, x2, n2, row0, coef, tparams, scales, depth, a2, *, arch, trained
     wd = x1b.dtype
     odt = jnp.dtype(out_dtype)
     g = jnp.matmul(x1b, x2.T, precision=jax.lax.Precision.HIGHEST)
-    n1 = jnp.sqrt(jnp.sum(x1b * x1b, axis=1))
+    sq1 = jnp.sum(x1b * x1b, axis=1)
+    n1 = jnp.sqrt(sq1)
     snap = 4.0 * math.sqrt(x1b.shape[1]) * float(jnp.finfo(wd).eps)
     u0, v0, nn = _uv_from_gram(g, n1, n2, snap)
     if method == "recursion":
@@ -68,6 +69,7 @@ def _chunk(x1b, x2, n2, row0, coef, tparams, scales, depth, a2, *, arch, trained
         diag = rows[:, None] == jnp.arange(x2.shape[0])[None, :]
         k_nngp = jnp.where(diag, 1.0, k_nngp)
         k_ntk = jnp.where(diag, 1.0, k_ntk)
+        nn = jnp.where(diag, sq1[:, None], nn)  # |x|^2 itself, not sqrt(|x|^2)^2
     nn = nn.astype(odt)
     return nn * scales[0].astype(odt) * k_nngp.astype(odt), nn * scales[1].astype(odt) * k_ntk.astype(odt)
 
