@@ -23,6 +23,25 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         # All block weights are held at once: depth 128 x 2 x 2048^2 float64 = 8.6 GB, fine on one GPU.
         "paper": {"width": 2048, "depth": 128, "gammas": [0.0, 0.25, 0.5, 1.0], "seeds": 16, "rho0": 0.5},
     },
+    # Chapter 3 (companion.depth). The limit checks run at L = 10^4 at every scale; the MNIST Gram study
+    # costs O(n^2) per depth (depth-free kernel tables) plus one n x n eigendecomposition. n_train is odd so
+    # that the +-1 labels (drawn without class balancing) cannot average to exactly 0.
+    "03_degeneracy": {
+        "smoke": {"depths": [1, 10, 100, 1000, 10000], "gamma": 1.0, "rho_points": 101, "max_depth": 10000,
+                  "per_decade": 2, "fit_from": 100, "gammas": [0.75, 1.0], "asymptotic_depths": [100, 10000],
+                  "dataset": "mnist", "classes": [3, 5], "n_train": 61, "n_test": 60, "seed": 0,
+                  "gram_depths": [1, 100, 10000]},
+        "default": {"depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000], "gamma": 1.0, "rho_points": 400,
+                    "max_depth": 10000, "per_decade": 4, "fit_from": 100, "gammas": [0.75, 1.0],
+                    "asymptotic_depths": [100, 1000, 10000], "dataset": "mnist", "classes": [3, 5],
+                    "n_train": 301, "n_test": 300, "seed": 0,
+                    "gram_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000]},
+        "paper": {"depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000], "gamma": 1.0,
+                  "rho_points": 2000, "max_depth": 100000, "per_decade": 8, "fit_from": 100, "gammas": [0.75, 1.0],
+                  "asymptotic_depths": [100, 1000, 10000, 100000], "dataset": "mnist", "classes": [3, 5],
+                  "n_train": 2001, "n_test": 2000, "seed": 0,
+                  "gram_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000]},
+    },
 }
 
 # Chapters also need pip extras in Colab beyond the core package (e.g. neural-tangents).
@@ -65,6 +84,15 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "rho0": lambda n, v: check.real(n, v, minimum=-1.0, maximum=1.0),
     "dataset": lambda n, v: check.choice(n, v, DATASETS),
     "datasets": lambda n, v: _choice_list(n, v, DATASETS),
+    # chapters 3 and 4 (companion.depth, .phase, .spectral, .synthetic)
+    "gamma": lambda n, v: check.real(n, v, minimum=0.0),
+    "rho_points": lambda n, v: check.integer(n, v, minimum=2),
+    "max_depth": lambda n, v: check.integer(n, v, minimum=1),
+    "per_decade": lambda n, v: check.integer(n, v, minimum=1),
+    "fit_from": lambda n, v: check.integer(n, v, minimum=1),
+    "asymptotic_depths": lambda n, v: _int_list(n, v, 1),
+    "classes": lambda n, v: _int_list(n, v, 0),
+    "gram_depths": lambda n, v: _int_list(n, v, 1),
 }
 
 
