@@ -23,6 +23,15 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         # All block weights are held at once: depth 128 x 2 x 2048^2 float64 = 8.6 GB, fine on one GPU.
         "paper": {"width": 2048, "depth": 128, "gammas": [0.0, 0.25, 0.5, 1.0], "seeds": 16, "rho0": 0.5},
     },
+    # Chapter 2 (companion.kernel_checks): depths compared with neural-tangents; widths for the
+    # finite-width check (fw_depth hidden layers, fw_n inputs).
+    "02_kernels": {
+        "smoke": {"depths": [1, 4], "n": 6, "widths": [64, 256, 1024], "seeds": 3, "fw_depth": 2, "fw_n": 6},
+        "default": {"depths": [1, 2, 5, 10, 20, 50, 100], "n": 10, "widths": [128, 512, 2048], "seeds": 4,
+                    "fw_depth": 3, "fw_n": 8},
+        "paper": {"depths": [1, 2, 5, 10, 20, 50, 100, 200, 500], "n": 16,
+                  "widths": [64, 256, 1024, 4096, 16384], "seeds": 8, "fw_depth": 4, "fw_n": 16},
+    },
     # Chapter 3 (companion.depth). The limit checks run at L = 10^4 at every scale; the MNIST Gram study
     # costs O(n^2) per depth (depth-free kernel tables) plus one n x n eigendecomposition. n_train is odd so
     # that the +-1 labels (drawn without class balancing) cannot average to exactly 0.
@@ -42,10 +51,32 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "n_train": 2001, "n_test": 2000, "seed": 0,
                   "gram_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000]},
     },
+    # Chapter 6 (companion.experiments): NTK regression on real data against depth. Two-class pairs:
+    # MNIST 3 vs 5, CIFAR-10 deer (4) vs horse (7), CIFAR-100 apple (0) vs orange (53); see the chapter.
+    # n_train / n_test are upper limits: a task uses what its data holds (the offline CIFAR-100 subset has
+    # 108 apple + orange training images). Depth costs nothing per kernel entry (depth-free tables).
+    "06_experiments": {
+        "smoke": {"datasets": ["mnist", "cifar10", "cifar100"], "class_sets": ["two"],
+                  "pairs": {"mnist": [3, 5], "cifar10": [4, 7], "cifar100": [0, 53]},
+                  "n_train": 80, "n_test": 100, "depths": [1, 10000], "gammas": [0.0, 1.0], "seeds": 1,
+                  "regression_methods": ["ridge", "flow"], "val_fraction": 0.2, "data_source": "auto"},
+        "default": {"datasets": ["mnist", "cifar10", "cifar100"], "class_sets": ["two", "all"],
+                    "pairs": {"mnist": [3, 5], "cifar10": [4, 7], "cifar100": [0, 53]},
+                    "n_train": 500, "n_test": 500, "depths": [1, 10, 100, 1000, 10000, 100000],
+                    "gammas": [0.0, 0.25, 0.5, 1.0], "seeds": 3,
+                    "regression_methods": ["ridge", "flow"], "val_fraction": 0.2, "data_source": "auto"},
+        # The papers' sample sizes are unknown here ([U]); these are a GPU-sized choice (kernel matrices
+        # of 10,000 x 10,000; eigendecompositions in float64).
+        "paper": {"datasets": ["mnist", "cifar10", "cifar100"], "class_sets": ["two", "all"],
+                  "pairs": {"mnist": [3, 5], "cifar10": [4, 7], "cifar100": [0, 53]},
+                  "n_train": 10000, "n_test": 2000, "depths": [1, 10, 100, 1000, 10000, 100000, 1000000],
+                  "gammas": [0.0, 0.25, 0.5, 0.75, 1.0], "seeds": 5,
+                  "regression_methods": ["ridge", "flow"], "val_fraction": 0.2, "data_source": "auto"},
+    },
 }
 
 # Chapters also need pip extras in Colab beyond the core package (e.g. neural-tangents).
-COLAB_EXTRAS: dict[str, tuple[str, ...]] = {}
+COLAB_EXTRAS: dict[str, tuple[str, ...]] = {"02_kernels": ("reference",)}
 
 
 def _int_list(name: str, value: Any, minimum: int) -> list[int]:
@@ -66,6 +97,25 @@ def _choice_list(name: str, value: Any, allowed: tuple[str, ...]) -> list[str]:
     return [check.choice(f"{name}[{i}]", v, allowed) for i, v in enumerate(value)]
 
 
+_N_CLASSES = {"mnist": 10, "cifar10": 10, "cifar100": 100}
+
+
+def _pairs(name: str, value: Any) -> dict[str, list[int]]:
+    """``{dataset: [class, class]}`` (chapter 6): two distinct class ids of that dataset per entry."""
+    if not isinstance(value, Mapping) or not value:
+        raise check.fail(name, value, "a non-empty mapping {dataset: [class id, class id]}")
+    out = {}
+    for ds, pair in value.items():
+        check.choice(f"{name} key", ds, DATASETS)
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise check.fail(f"{name}[{ds!r}]", pair, "a list of two class ids")
+        ids = [check.integer(f"{name}[{ds!r}][{i}]", c, minimum=0, maximum=_N_CLASSES[ds] - 1) for i, c in enumerate(pair)]
+        if ids[0] == ids[1]:
+            raise check.fail(f"{name}[{ds!r}]", pair, "two distinct class ids")
+        out[ds] = ids
+    return out
+
+
 # How each parameter name is checked, wherever it appears. A name missing here is rejected, so every
 # parameter a chapter takes is validated.
 VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
@@ -82,6 +132,8 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "alphas": lambda n, v: _real_list(n, v, 0.0),
     "gammas": lambda n, v: _real_list(n, v, 0.0),
     "rho0": lambda n, v: check.real(n, v, minimum=-1.0, maximum=1.0),
+    "fw_depth": lambda n, v: check.integer(n, v, minimum=1),
+    "fw_n": lambda n, v: check.integer(n, v, minimum=2),
     "dataset": lambda n, v: check.choice(n, v, DATASETS),
     "datasets": lambda n, v: _choice_list(n, v, DATASETS),
     # chapters 3 and 4 (companion.depth, .phase, .spectral, .synthetic)
@@ -93,6 +145,12 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "asymptotic_depths": lambda n, v: _int_list(n, v, 1),
     "classes": lambda n, v: _int_list(n, v, 0),
     "gram_depths": lambda n, v: _int_list(n, v, 1),
+    # chapter 6 (companion.experiments)
+    "class_sets": lambda n, v: _choice_list(n, v, ("two", "all")),
+    "pairs": lambda n, v: _pairs(n, v),
+    "regression_methods": lambda n, v: _choice_list(n, v, ("ridge", "flow")),
+    "val_fraction": lambda n, v: check.real(n, v, minimum=0.0, maximum=0.5, min_inclusive=False),
+    "data_source": lambda n, v: check.choice(n, v, ("auto", "official", "offline")),
 }
 
 

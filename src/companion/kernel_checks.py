@@ -1,0 +1,174 @@
+"""The kernel engine checked three ways (chapter 2): against neural-tangents, against finite networks,
+and against closed forms.
+
+1. :func:`reference_check`: ``companion.kernels`` against neural-tangents 0.6.5 ``stax`` models of the
+   same architectures (:mod:`companion.reference`), off the diagonal, over depths, both ``trained``
+   settings and both evaluation paths; on the diagonal both against the exact closed forms.
+2. :func:`finite_width_check`: the empirical NTK of ``companion.models`` networks against the analytic
+   kernel as the width grows (the sweep and fits of :mod:`companion.finite_width`).
+3. :func:`closed_form_check`: the engine's diagonal against ``L + 1`` (FFNet) and
+   ``2 L alpha^2 (1 + alpha^2)^(L-1)`` (ResNet, hidden), symmetry and positive semi-definiteness.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import claims as C
+from . import finite_width as fw
+from .kernels import diagonal, ffnet_kernels, resnet_kernels
+
+CONFIGS = (("ffnet", None, "all"), ("resnet", 0.5, "hidden"), ("resnet", 0.5, "all"), ("resnet", 1.0, "hidden"))
+
+
+def inputs(n: int, d: int = 5, seed: int = 11) -> np.ndarray:
+    """``n`` random directions in ``R^d`` with norms spread over ``[0.5, 2]`` (the kernels are homogeneous)."""
+    x = np.random.default_rng(seed).normal(size=(n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x * np.linspace(0.5, 2.0, n)[:, None]
+
+
+def _ours(arch, depth, gamma, trained, x, method):
+    if arch == "ffnet":
+        return ffnet_kernels(x, depth=depth, method=method)
+    return resnet_kernels(x, depth=depth, alpha=float(depth) ** -gamma, trained=trained, method=method)
+
+
+def _rel_off(a, b) -> float:
+    a, b = np.asarray(a), np.asarray(b)
+    off = ~np.eye(a.shape[0], dtype=bool)
+    return float(np.max(np.abs(a - b)[off] / np.abs(b)[off]))
+
+
+def _rel_diag(a, exact) -> float:
+    return float(np.max(np.abs(np.diag(np.asarray(a)) - exact) / exact))
+
+
+def reference_check(P: Mapping[str, Any], log=print) -> list[dict[str, Any]]:
+    """Errors of the engine against neural-tangents, one row per (config, depth, method).
+
+    Args:
+      P: ``depths`` (each >= 1) and ``n`` (number of inputs).
+
+    Returns:
+      Rows with ``arch, gamma, trained, depth, method``, ``off_nngp``/``off_ntk`` (max relative
+      off-diagonal difference), ``diag_ours``/``diag_nt`` (max relative error of the NTK diagonal against
+      the closed form).
+    """
+    from . import reference
+
+    x = inputs(P["n"])
+    sq = np.sum(x * x, axis=1)
+    rows = []
+    log(f"Kernels against neural-tangents: depths {P['depths']}, {len(CONFIGS)} architectures ...")
+    start = time.perf_counter()
+    for arch, gamma, trained in CONFIGS:
+        for L in P["depths"]:
+            alpha = None if gamma is None else float(L) ** -gamma
+            nngp_ref, ntk_ref = reference.kernels(x, arch=arch, depth=L, alpha=alpha, trained=trained)
+            exact = diagonal(arch, L, 0.0 if alpha is None else alpha, trained)[1] * sq
+            for method in ("recursion", "depthfree"):
+                k = _ours(arch, L, gamma, trained, x, method)
+                rows.append({
+                    "arch": arch, "gamma": gamma, "trained": trained, "depth": L, "method": method,
+                    "off_nngp": _rel_off(k.nngp, nngp_ref), "off_ntk": _rel_off(k.ntk, ntk_ref),
+                    "diag_ours": _rel_diag(k.ntk, exact), "diag_nt": _rel_diag(ntk_ref, exact),
+                })
+    log(f"... done in {time.perf_counter() - start:.1f} s")
+    return rows
+
+
+def closed_form_check(P: Mapping[str, Any]) -> dict[str, float]:
+    """Worst relative diagonal error against the closed forms and worst PSD violation, over ``P['depths']``
+    extended to 10^4, every configuration."""
+    x = inputs(P["n"])
+    sq = np.sum(x * x, axis=1)
+    worst_diag, worst_psd, worst_sym = 0.0, 0.0, 0.0
+    for arch, gamma, trained in CONFIGS:
+        for L in sorted(set(P["depths"]) | {1000, 10_000}):
+            alpha = 0.0 if gamma is None else float(L) ** -gamma
+            k = _ours(arch, L, gamma, trained, x, "auto")
+            exact_nngp, exact_ntk = diagonal(arch, L, alpha, trained)
+            worst_diag = max(worst_diag, _rel_diag(k.ntk, exact_ntk * sq), _rel_diag(k.nngp, exact_nngp * sq))
+            for K in (np.asarray(k.nngp), np.asarray(k.ntk)):
+                w = np.linalg.eigvalsh(K)
+                worst_psd = max(worst_psd, -w.min() / w.max())
+                worst_sym = max(worst_sym, float(np.max(np.abs(K - K.T)) / np.max(np.abs(K))))
+    return {"diag": worst_diag, "psd": worst_psd, "sym": worst_sym}
+
+
+def finite_width_check(P: Mapping[str, Any], out_dir=None, progress: bool = True, log=print) -> dict[str, Any]:
+    """Empirical NTK of ReLU networks at initialisation against the analytic kernel, over widths.
+
+    Uses :func:`companion.finite_width.init_point` as a resumable sweep; returns ``{"params", "init",
+    "fits"}`` where ``fits["init"][(arch, gamma)]`` is the power-law fit of the relative error in width.
+    """
+    from .figures import output_dir
+    from .sweep import run_sweep
+
+    grid = [{"arch": a, "gamma": g, "depth": P["fw_depth"], "width": w, "n": P["fw_n"], "d": 8, "seed": s}
+            for a, g in (("ffnet", None), ("resnet", 0.5), ("resnet", 1.0))
+            for w in P["widths"] for s in range(P["seeds"])]
+    log(f"Empirical NTK against the analytic kernel: {len(grid)} networks ...")
+    start = time.perf_counter()
+    records = run_sweep("02-init", grid, fw.init_point, out_dir or output_dir() / "sweeps", progress,
+                        version=fw.SWEEP_VERSION)
+    log(f"... done in {time.perf_counter() - start:.1f} s")
+    result = {"params": {**dict(P), "init_widths": P["widths"]}, "init": records}
+    result["fits"] = {"init": fw.width_fits(records, "rel_error", by=("arch", "gamma"))}
+    return result
+
+
+def claims(ref_rows: list[dict[str, Any]], closed: Mapping[str, float], fw_result: Mapping[str, Any]) -> list[C.Claim]:
+    """The chapter's checks: neural-tangents agreement off the diagonal (1e-10), exact diagonals, PSD,
+    and the finite-width error falling like ``m^(-1/2)``."""
+    off = max(max(r["off_nngp"], r["off_ntk"]) for r in ref_rows)
+    slope_err = max(abs(f.slope + 0.5) for f in fw_result["fits"]["init"].values())
+    return [
+        C.at_most("02-vs-nt", "max relative off-diagonal difference from neural-tangents (NNGP and NTK, all depths)",
+                  "issue: reference check", off, 1e-10),
+        C.at_most("02-diag-exact", "max relative error of the diagonal against the closed forms (L up to 10^4)",
+                  "spec [D]", closed["diag"], 1e-13),
+        C.at_most("02-psd", "worst negative eigenvalue / largest eigenvalue (L up to 10^4)", "kernels are PSD",
+                  closed["psd"], 1e-10),
+        C.at_most("02-width-rate", "empirical NTK -> analytic NTK like m^(-1/2): worst |fitted exponent + 1/2|",
+                  "central limit theorem", slope_err, 0.2),
+    ]
+
+
+def plot_reference(rows: list[dict[str, Any]]):
+    """Left: max relative off-diagonal difference from neural-tangents against depth. Right: relative error
+    of the NTK diagonal against the closed form, the engine's and neural-tangents'."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    floor = 1e-17  # exact agreement is drawn at the floor of the log axis
+    for i, (arch, gamma, trained) in enumerate(CONFIGS):
+        name = "FFNet" if arch == "ffnet" else rf"ResNet $\gamma={gamma:g}$, {trained}"
+        for method, style in (("recursion", "-o"), ("depthfree", "--s")):
+            sel = [r for r in rows if (r["arch"], r["gamma"], r["trained"], r["method"]) == (arch, gamma, trained, method)]
+            L = [r["depth"] for r in sel]
+            err = [max(r["off_nngp"], r["off_ntk"], floor) for r in sel]
+            ax1.plot(L, err, style, color=f"C{i}", label=f"{name} ({method})" if method == "recursion" else None,
+                     markersize=3, alpha=0.9 if method == "recursion" else 0.6)
+        sel = [r for r in rows if (r["arch"], r["gamma"], r["trained"], r["method"]) == (arch, gamma, trained, "recursion")]
+        ax2.plot([r["depth"] for r in sel], [max(r["diag_nt"], floor) for r in sel], "-o", color=f"C{i}", markersize=3,
+                 label=name)
+        ax2.plot([r["depth"] for r in sel], [max(r["diag_ours"], floor) for r in sel], ":", color=f"C{i}")
+    ax1.axhline(1e-10, color="grey", linewidth=0.8, linestyle=":")
+    ax1.set(xscale="log", yscale="log", xlabel="depth $L$", ylabel="max rel. off-diagonal difference",
+            title="companion vs neural-tangents")
+    ax1.legend(fontsize=7, title="solid: recursion, dashed: depth-free", title_fontsize=7)
+    ax2.set(xscale="log", yscale="log", xlabel="depth $L$", ylabel="rel. error of NTK diagonal",
+            title="diagonal vs closed form")
+    ax2.legend(fontsize=7, title="solid: neural-tangents, dotted: companion", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_finite_width(result: Mapping[str, Any]):
+    """Relative error of the empirical NTK against width, with fitted exponents (log-log)."""
+    return fw.plot_init_error(result, result["fits"])
