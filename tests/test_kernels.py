@@ -375,3 +375,13 @@ def test_invalid_inputs():
         resnet_normalized(RHO, 0, 0.5, "hidden")
     with pytest.raises(ValueError, match="^gamma="):
         resnet_limit(RHO, -1.0)
+
+
+def test_kappa_traceable_and_derivative():
+    import jax
+
+    # d kappa1 / d rho = kappa0 (the arc-cosine kernels' defining relation), through jit and grad
+    for r in (-0.7, 0.0, 0.3, 0.9):
+        assert float(jax.grad(lambda z: kappa1(z))(r)) == pytest.approx(float(kappa0(r)), abs=1e-12)
+    out = jax.jit(lambda z: kappa0(z) + kappa1(z))(np.array([0.3, 1.0]))
+    assert float(out[1]) == 2.0

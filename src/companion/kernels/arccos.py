@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -65,6 +66,8 @@ def relu_step(u, v=None):
 
 
 def _rho(rho, name: str = "rho"):
+    if isinstance(rho, jax.core.Tracer):  # inside jit/vmap/grad: no value checks possible, just clip
+        return jnp.clip(rho, -1.0, 1.0)
     a = np.asarray(rho)
     if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
         raise check.fail(name, f"array of dtype {a.dtype}", "real correlations in [-1, 1]")
@@ -81,6 +84,7 @@ def kappa0(rho):
 
     ``kappa0(rho) = 2 E[relu'(u) relu'(u')]`` for standard Gaussians with correlation ``rho``.
     Accepts any array shape; raises ``ValueError`` for entries outside ``[-1, 1]`` (beyond 1e-12).
+    Traceable (inside ``jax.jit`` the values are clipped to ``[-1, 1]`` instead of checked).
     """
     r = _rho(rho)
     theta = 2.0 * jnp.arctan2(jnp.sqrt(1.0 - r), jnp.sqrt(1.0 + r))
