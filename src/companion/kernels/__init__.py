@@ -11,8 +11,14 @@ Scale conventions (``K_0 = <x, x'>``; all kernels positively homogeneous, any in
 unit-norm ``x`` the FFNet NTK is ``L + 1`` on the diagonal and the ResNet ``trained="hidden"`` NTK is
 ``2 L alpha^2 (1 + alpha^2)^(L-1)``; see :func:`diagonal`.
 
+Methods: ``method="recursion"`` runs the layer recursion on every Gram entry (``L`` elementwise
+passes); ``method="depthfree"`` evaluates a cached piecewise-Chebyshev table of the depth-L map in the
+input angle (one pass whatever the depth; error bound in ``Kernels.error_bound``, ~1e-14 relative to
+the diagonal); ``"auto"`` picks the cheaper. Results stay on the device(s) when one chunk suffices,
+otherwise they are assembled in host memory (NumPy), so very large n fits on one accelerator.
+
 Modules: :mod:`.arccos` (``kappa0``, ``kappa1`` and the stable one-layer step), :mod:`.recursion`
-(layer recursion, ``jax.lax.scan`` over depth), :mod:`.depthfree` (one table of the depth-L map in
+(layer recursion carried in ``1 - rho``, one compiled loop over depth), :mod:`.depthfree` (one table of the depth-L map in
 the angle, then O(1) per entry), :mod:`.gram` (blocked, sharded evaluation), :mod:`.limits`
 (closed-form depth limits), :mod:`.degeneracy` (how far a kernel matrix is from "constant + nugget").
 """
