@@ -128,7 +128,9 @@ def _zero_eps(net: Network, params: Params, n: int, dt) -> dict:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _structured_ntk(net: Network, params: Params, x1: jax.Array, x2: jax.Array) -> jax.Array:
+def _structured_ntk(net: Network, params: Params, x1: jax.Array, x2: jax.Array | None) -> jax.Array:
+    """``x2=None``: the symmetric kernel of ``x1`` (one forward/backward pass, half the compile time)."""
+
     def factors(x):
         eps = _zero_eps(net, params, x.shape[0], x.dtype)
         f = lambda e: _taps(net, params, x, e)  # noqa: E731
@@ -136,8 +138,9 @@ def _structured_ntk(net: Network, params: Params, x1: jax.Array, x2: jax.Array) 
         deltas = jax.grad(lambda e: f(e)[0].sum())(eps)
         return ins, deltas
 
-    (i1, d1), (i2, d2) = factors(x1), factors(x2)
-    theta = jnp.zeros((x1.shape[0], x2.shape[0]), x1.dtype)
+    i1, d1 = factors(x1)
+    i2, d2 = (i1, d1) if x2 is None else factors(x2)
+    theta = jnp.zeros((x1.shape[0], x1.shape[0] if x2 is None else x2.shape[0]), x1.dtype)
     for name in net.trained:
         if name == "v":
             theta = theta + i1["v"] @ i2["v"].T
@@ -198,7 +201,7 @@ def empirical_ntk(
     if method == "structured" or (method == "auto" and _is_structured(net, params)):
         if not _is_structured(net, params):
             raise check.fail("method", method, "'auto', 'jacobian' or 'jvp' for a network not built by companion.models")
-        theta = _structured_ntk(net, params, a, b)
+        theta = _structured_ntk(net, params, a, None if symmetric else b)
         return 0.5 * (theta + theta.T) if symmetric else theta
     row_bytes = param_count(net, params) * jnp.dtype(dt).itemsize
     rows = max(1, max_bytes // max(row_bytes, 1))  # per-example gradients that fit in the budget

@@ -237,9 +237,10 @@ def train(
     n_test = xt.shape[0]
 
     def kernel_and_outputs(p):
-        k = np.asarray(empirical_ntk(net, p, XA, X, **kw))
+        # The kernel of train and test inputs together: one compiled function for every use in this run.
+        k = np.asarray(empirical_ntk(net, p, XA, **kw))
         f = np.asarray(_apply(net, p, XA))
-        return 0.5 * (k[:n] + k[:n].T), k[n:], f[:n], f[n:]
+        return k[:n, :n], k[n:, :n], f[:n], f[n:]
 
     theta0, theta0_test, f0, f0_test = kernel_and_outputs(params)
     eta = step_size(theta0, n, lr_factor)

@@ -1,0 +1,570 @@
+"""Finite width (chapter 5): how far a finite network is from its NTK, at initialisation and during training.
+
+Three measurements, each a resumable sweep (:func:`companion.sweep.run_sweep`) over a grid of
+architectures, activations, widths ``m``, sample sizes ``n`` and seeds:
+
+1. **At initialisation** (:func:`init_point`): the relative error ``||Theta_m - Theta||_F / ||Theta||_F``
+   of the empirical NTK of a width-``m`` ReLU network against the exact infinite-width kernel
+   (:mod:`companion.kernels`). Central-limit fluctuations predict ``~ m^(-1/2)``.
+2. **During training** (:func:`change_point`): full-batch gradient descent to a small training loss
+   (:func:`companion.training.train`), the relative NTK change ``||Theta_T - Theta_0||_F / ||Theta_0||_F``,
+   and the gap between the network's and the linearised (NTK) model's predictions.
+3. **Width needed** (:func:`width_needed`): for each ``n``, the power law ``change ~ C_n m^(-e_n)``
+   fitted over widths gives the width ``m*(n) = (C_n / threshold)^(1 / e_n)`` at which the change falls
+   to ``threshold``; a log-log fit of ``m*`` against ``n`` gives an empirical exponent, with a bootstrap
+   interval over seeds. Li, Luo & Yip (2022) prove that a width growing like ``n^3`` (ResNet) or ``n^4``
+   (fully connected) suffices: these are *sufficient* conditions with large constants, for smooth
+   activations and their own normalisation; the measured exponent is a different, empirical quantity
+   (the width at which this particular change is this small, on this data).
+
+Data (:func:`sphere_data`): ``n`` training and ``n_test`` test inputs uniform on ``S^(d-1)``, labels
+``y = sign(x_1)`` (a balanced two-class problem with a smooth decision boundary).
+
+Networks (:func:`network`): ``companion.models`` FFNet (all layers trained) and ResNet with
+``alpha = L^-gamma`` and ``trained="hidden"`` (the papers' setting), activation ReLU or a smooth one.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import numpy as np
+
+from . import _validate as check
+from . import claims as C
+from . import models
+from .empirical import empirical_ntk
+from .fits import PowerLawFit, loglog_slope, power_law, power_law_solve
+from .sweep import run_sweep
+from .training import train
+
+SWEEP_VERSION = "2"  # part of every stored sweep entry's address: bump when a point function changes
+ACTIVATION_NAMES = tuple(models.ACTIVATIONS)
+
+# Chapter parameters (to live in companion.chapters.CHAPTERS["05_finite_width"]).
+PARAMS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 64], "seeds": 2,
+        "gammas": [0.5], "activations": ["relu"], "scaling_activation": "relu", "init_widths": [16, 256],
+        "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0, "threshold": 0.1,
+    },
+    "default": {
+        "depth": 4, "d": 16, "n": 16, "ns": [8, 16, 32, 64], "n_test": 32, "widths": [32, 64, 128, 256],
+        "seeds": 3, "gammas": [0.0, 0.5, 1.0], "activations": ["relu", "gelu"], "scaling_activation": "relu",
+        "init_widths": [32, 128, 512, 2048], "init_n": 16, "max_steps": 2000, "tol": 1e-3, "lr_factor": 1.0,
+        "threshold": 0.1,
+    },
+    "paper": {
+        "depth": 4, "d": 16, "n": 16, "ns": [16, 32, 64, 128, 256], "n_test": 128,
+        "widths": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "seeds": 8, "gammas": [0.0, 0.5, 1.0],
+        "activations": ["relu", "gelu", "tanh"], "scaling_activation": "relu",
+        "init_widths": [64, 256, 1024, 4096, 16384], "init_n": 64, "max_steps": 20000, "tol": 1e-3,
+        "lr_factor": 1.0, "threshold": 0.05,
+    },
+}
+
+
+def _names(name: str, value: Any) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise check.fail(name, value, "a non-empty list of " + ", ".join(ACTIVATION_NAMES))
+    return [check.choice(f"{name}[{i}]", v, ACTIVATION_NAMES) for i, v in enumerate(value)]
+
+
+# Validators for the parameter names this chapter adds to companion.chapters.VALIDATORS.
+VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
+    "d": lambda n, v: check.integer(n, v, minimum=2),
+    "init_n": lambda n, v: check.integer(n, v, minimum=2),
+    "init_widths": lambda n, v: [check.integer(f"{n}[{i}]", w, minimum=1) for i, w in enumerate(_list(n, v))],
+    "activations": _names,
+    "scaling_activation": lambda n, v: check.choice(n, v, ACTIVATION_NAMES),
+    "max_steps": lambda n, v: check.integer(n, v, minimum=1),
+    "tol": lambda n, v: check.real(n, v, minimum=0.0, maximum=1.0, max_inclusive=False),
+    "lr_factor": lambda n, v: check.real(n, v, minimum=0.0, maximum=2.0, min_inclusive=False, max_inclusive=False),
+    "threshold": lambda n, v: check.real(n, v, minimum=0.0, min_inclusive=False),
+}
+
+
+def _list(name: str, value: Any) -> list:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise check.fail(name, value, "a non-empty list")
+    return list(value)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Data and networks
+
+
+def sphere_data(n: int, d: int, seed: int, n_test: int = 0) -> dict[str, np.ndarray]:
+    """``n`` training and ``n_test`` test inputs uniform on ``S^(d-1)`` with labels ``y = sign(x_1)``.
+
+    Returns ``{"x": (n, d), "y": (n,), "x_test": (n_test, d), "y_test": (n_test,)}`` (float64). The
+    draw depends only on ``(n, d, seed, n_test)``, so every width sees the same data for a seed.
+    """
+    n = check.integer("n", n, minimum=1)
+    d = check.integer("d", d, minimum=2)
+    seed = check.integer("seed", seed, minimum=0)
+    n_test = check.integer("n_test", n_test, minimum=0)
+    rng = np.random.default_rng([seed, n, d, n_test, 5])
+    z = rng.standard_normal((n + n_test, d))
+    x = z / np.linalg.norm(z, axis=1, keepdims=True)
+    y = np.where(x[:, 0] >= 0, 1.0, -1.0)
+    return {"x": x[:n], "y": y[:n], "x_test": x[n:], "y_test": y[n:]}
+
+
+@functools.lru_cache(maxsize=256)
+def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: float | None = None,
+            trained: str = "hidden") -> models.Network:
+    """The chapter's networks, cached so that every seed reuses the same compiled functions.
+
+    ``arch="ffnet"`` (``gamma`` must be ``None``; all layers trained) or ``"resnet"`` with
+    ``alpha = depth ** -gamma`` and ``trained`` (default ``"hidden"``, the papers' setting).
+    """
+    check.choice("arch", arch, ("ffnet", "resnet"))
+    if arch == "ffnet":
+        if gamma is not None:
+            raise check.fail("gamma", gamma, "None for arch='ffnet'")
+        return models.ffnet(depth, width, activation)
+    gamma = check.real("gamma", gamma, minimum=0.0)
+    return models.resnet(depth, width, float(depth) ** (-gamma), activation, trained)
+
+
+def label(arch: str, activation: str, gamma: float | None) -> str:
+    """Legend text, e.g. ``"FFNet relu"`` or ``"ResNet gelu, gamma=0.5"`` (LaTeX gamma)."""
+    if arch == "ffnet":
+        return f"FFNet {activation}"
+    return rf"ResNet {activation}, $\gamma={gamma:g}$"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Point functions (one sweep entry each)
+
+CURVE_POINTS = 60  # log-spaced steps kept of each loss curve
+
+
+def _curve_steps(T: int) -> np.ndarray:
+    return np.unique(np.concatenate([[0], np.round(np.geomspace(1, max(T, 1), CURVE_POINTS)).astype(int), [T]]))
+
+
+def change_point(point: Mapping[str, Any]) -> dict[str, Any]:
+    """Train one network and measure how far it left its NTK.
+
+    Args:
+      point: ``arch``, ``activation``, ``gamma`` (``None`` for the FFNet), ``depth``, ``width``, ``n``,
+        ``d``, ``n_test``, ``seed`` (data and initialisation), ``max_steps``, ``tol``, ``lr_factor``.
+
+    Returns:
+      ``rel_change`` (``||Theta_T - Theta_0||_F / ||Theta_0||_F``), ``op_change`` (``||Theta_T - Theta_0||_2``)
+      and ``op_change_over_lmin`` (that over ``lambda_min(Theta_0)``: the quantity the convergence proofs
+      keep below ~1/2, since it bounds how far the kernel's smallest eigenvalue can fall), ``gap_test`` / ``gap_train`` (network vs
+      linearised predictions after training, relative to the linearised model's move), ``steps``,
+      ``converged``, ``diverged``, ``eta``, ``lambda_max`` / ``lambda_min`` of ``Theta_0``, ``loss0``,
+      ``loss``, ``loss_lin``, ``test_loss``, ``test_loss_lin`` (final), and log-spaced curves
+      ``curve_step``, ``curve_loss``, ``curve_loss_lin``, ``curve_test``, ``curve_test_lin``.
+    """
+    p = dict(point)
+    net = network(p["arch"], p["depth"], p["width"], p["activation"], p["gamma"])
+    data = sphere_data(p["n"], p["d"], p["seed"], p["n_test"])
+    params = net.init(jax.random.PRNGKey(p["seed"]), p["d"])
+    r = train(net, params, data["x"], data["y"], steps=p["max_steps"], lr_factor=p["lr_factor"], tol=p["tol"],
+              x_test=data["x_test"] if p["n_test"] else None, y_test=data["y_test"] if p["n_test"] else None)
+    lam = np.linalg.eigvalsh(r.theta0)
+    ks = _curve_steps(r.steps)
+    op = float(np.linalg.norm(r.thetaT - r.theta0, 2)) if not r.diverged else math.nan
+    out = {
+        "rel_change": r.rel_change if not r.diverged else math.nan,
+        "op_change": op, "op_change_over_lmin": op / float(lam[0]),
+        "gap_train": r.prediction_gap("train"),
+        "steps": r.steps, "converged": r.converged, "diverged": r.diverged, "eta": r.eta,
+        "lambda_max": float(lam[-1]), "lambda_min": float(lam[0]),
+        "loss0": float(r.loss[0]), "loss": float(r.loss[-1]), "loss_lin": float(r.loss_lin[-1]),
+        "curve_step": ks, "curve_loss": r.loss[ks], "curve_loss_lin": r.loss_lin[ks],
+    }
+    if p["n_test"]:
+        out.update({
+            "gap_test": r.prediction_gap("test"),
+            "test_loss": float(r.loss_test[-1]), "test_loss_lin": float(r.loss_test_lin[-1]),
+            "curve_test": r.loss_test[ks], "curve_test_lin": r.loss_test_lin[ks],
+        })
+    return out
+
+
+def analytic_ntk(arch: str, depth: int, gamma: float | None, x: np.ndarray) -> np.ndarray:
+    """The exact infinite-width ReLU NTK (:mod:`companion.kernels`) of :func:`network`'s architecture."""
+    from .kernels import ffnet_kernels, resnet_kernels
+
+    if arch == "ffnet":
+        return np.asarray(ffnet_kernels(x, depth=depth).ntk)
+    return np.asarray(resnet_kernels(x, depth=depth, alpha=float(depth) ** (-gamma), trained="hidden").ntk)
+
+
+def init_point(point: Mapping[str, Any]) -> dict[str, Any]:
+    """Empirical NTK of a ReLU network at initialisation against the exact kernel.
+
+    Args:
+      point: ``arch``, ``gamma``, ``depth``, ``width``, ``n``, ``d``, ``seed``.
+
+    Returns:
+      ``rel_error = ||Theta_m - Theta||_F / ||Theta||_F`` and ``diag_error`` (the same on the diagonal).
+    """
+    p = dict(point)
+    net = network(p["arch"], p["depth"], p["width"], "relu", p["gamma"])
+    x = sphere_data(p["n"], p["d"], p["seed"])["x"]
+    emp = np.asarray(empirical_ntk(net, net.init(jax.random.PRNGKey(p["seed"]), p["d"]), x))
+    ref = analytic_ntk(p["arch"], p["depth"], p["gamma"], x)
+    return {
+        "rel_error": float(np.linalg.norm(emp - ref) / np.linalg.norm(ref)),
+        "diag_error": float(np.linalg.norm(np.diag(emp) - np.diag(ref)) / np.linalg.norm(np.diag(ref))),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Grids and the whole experiment
+
+
+def configs(P: Mapping[str, Any]) -> list[tuple[str, str, float | None]]:
+    """``(arch, activation, gamma)`` for the FFNet and each ResNet ``gamma``, for each activation."""
+    return [(a, act, g) for act in P["activations"] for a, g in [("ffnet", None)] + [("resnet", g) for g in P["gammas"]]]
+
+
+def scaling_configs(P: Mapping[str, Any]) -> list[tuple[str, str, float | None]]:
+    """The configurations swept over ``ns`` as well: FFNet and ResNet ``gamma = 1/2`` (else the first gamma)
+    with ``scaling_activation``. ReLU by default: its kernels stay well conditioned as ``n`` grows on
+    ``S^15``, while a smooth activation's smallest NTK eigenvalues fall fast with ``n`` (many more steps)."""
+    act = P["scaling_activation"]
+    g = 0.5 if 0.5 in P["gammas"] else P["gammas"][0]
+    return [("ffnet", act, None), ("resnet", act, g)]
+
+
+def change_grid(P: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every training run: all configurations at ``n``, plus :func:`scaling_configs` at every ``ns``."""
+    fixed = {k: P[k] for k in ("depth", "d", "n_test", "max_steps", "tol", "lr_factor")}
+    runs = {(c, P["n"]) for c in configs(P)} | {(c, n) for c in scaling_configs(P) for n in P["ns"]}
+    grid = []
+    for (arch, act, g), n in sorted(runs, key=lambda r: (r[1], r[0][0], r[0][1], -1 if r[0][2] is None else r[0][2])):
+        for w in P["widths"]:
+            for s in range(P["seeds"]):
+                grid.append({"arch": arch, "activation": act, "gamma": g, "width": w, "n": n, "seed": s, **fixed})
+    return grid
+
+
+def init_grid(P: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Initialisation runs: ReLU FFNet and ResNets (each gamma), ``init_widths`` x seeds, ``init_n`` inputs."""
+    cfgs = [("ffnet", None)] + [("resnet", g) for g in P["gammas"]]
+    return [{"arch": a, "gamma": g, "depth": P["depth"], "width": w, "n": P["init_n"], "d": P["d"], "seed": s}
+            for a, g in cfgs for w in P["init_widths"] for s in range(P["seeds"])]
+
+
+def run(P: Mapping[str, Any], out_dir: str | Path | None = None, progress: bool = True, log=print) -> dict[str, Any]:
+    """Run (or resume) the chapter's sweeps; returns ``{"params", "init", "change"}`` (lists of records).
+
+    ``out_dir`` defaults to ``companion.figures.output_dir() / "sweeps"``.
+    """
+    if out_dir is None:
+        from .figures import output_dir
+
+        out_dir = output_dir() / "sweeps"
+    start = time.perf_counter()
+    ig, cg = init_grid(P), change_grid(P)
+    log(f"Finite width: {len(ig)} initialisation points and {len(cg)} training runs (cached points are reused) ...")
+    init = run_sweep("05-init", ig, init_point, out_dir, progress, version=SWEEP_VERSION)
+    change = run_sweep("05-change", cg, change_point, out_dir, progress, version=SWEEP_VERSION)
+    log(f"... done in {time.perf_counter() - start:.1f} s")
+    return {"params": dict(P), "init": init, "change": change}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Analysis
+
+
+def _key(r: Mapping[str, Any]) -> tuple:
+    return (r["arch"], r.get("activation", "relu"), r["gamma"])
+
+
+def table(records: Sequence[Mapping[str, Any]], metric: str, by: Sequence[str] = ("arch", "activation", "gamma", "n"),
+          ) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """Group records by ``by`` into ``(widths (k,), values (seeds, k))`` with NaN for missing runs."""
+    groups: dict[tuple, dict[tuple[int, int], float]] = defaultdict(dict)
+    for r in records:
+        groups[tuple(r.get(b) for b in by)][(r["seed"], r["width"])] = float(r.get(metric, math.nan))
+    out = {}
+    for key, vals in groups.items():
+        widths = sorted({w for _, w in vals})
+        seeds = sorted({s for s, _ in vals})
+        arr = np.array([[vals.get((s, w), math.nan) for w in widths] for s in seeds])
+        out[key] = (np.array(widths, dtype=float), arr)
+    return out
+
+
+def width_fits(records: Sequence[Mapping[str, Any]], metric: str, by: Sequence[str] = ("arch", "activation", "gamma", "n"),
+               level: float = 0.95) -> dict[tuple, PowerLawFit]:
+    """Power law in the width for each group: ``metric ~ C m^slope`` with a t-interval over seeds."""
+    return {k: power_law(w, v, level=level) for k, (w, v) in table(records, metric, by).items()}
+
+
+def width_needed(
+    widths: Sequence[float],
+    values_by_n: Mapping[int, Any],
+    threshold: float,
+    *,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Width at which a quantity that falls with width reaches ``threshold``, and its growth with ``n``.
+
+    For each ``n``, ``values_by_n[n]`` (shape ``(seeds, k)`` over ``widths``) is fitted by ``C_n m^(-e_n)``
+    (pooled over seeds) and ``m*(n) = (C_n / threshold)^(1 / e_n)``; then ``log m*`` is fitted against
+    ``log n``. Intervals: percentile bootstrap that resamples seeds independently at every ``n`` and
+    refits everything.
+
+    Returns:
+      ``{"ns", "m_star" (per n), "m_star_low", "m_star_high", "exponent", "low", "high", "intercept",
+      "extrapolated" (per n: m* outside the measured widths), "level", "threshold"}``.
+    """
+    threshold = check.real("threshold", threshold, minimum=0.0, min_inclusive=False)
+    ns = sorted(values_by_n)
+    if len(ns) < 2:
+        raise check.fail("values_by_n", ns, "at least two sample sizes")
+    w = np.asarray(widths, dtype=float)
+    data = [np.atleast_2d(np.asarray(values_by_n[n], dtype=float)) for n in ns]
+
+    def solve(rows: list[np.ndarray]) -> np.ndarray:
+        out = []
+        for arr in rows:
+            ok = np.isfinite(arr)
+            s, b, _ = loglog_slope(np.broadcast_to(w, arr.shape)[ok], arr[ok])
+            out.append(power_law_solve(math.exp(b), s, threshold) if s < 0 else math.inf)
+        return np.array(out)
+
+    m_star = solve(data)
+    exponent, intercept, _ = loglog_slope(ns, m_star) if np.all(np.isfinite(m_star)) else (math.nan, math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    boot_m, boot_e = [], []
+    for _ in range(n_boot):
+        rows = [arr[rng.integers(0, arr.shape[0], arr.shape[0])] for arr in data]
+        try:
+            ms = solve(rows)
+        except ValueError:  # a resample with a single distinct width left: skip it
+            continue
+        if np.all(np.isfinite(ms)):
+            boot_m.append(ms)
+            boot_e.append(loglog_slope(ns, ms)[0])
+    a = (1 - level) / 2
+    bm = np.array(boot_m) if boot_m else np.full((1, len(ns)), math.nan)
+    return {
+        "ns": np.array(ns), "m_star": m_star,
+        "m_star_low": np.quantile(bm, a, axis=0), "m_star_high": np.quantile(bm, 1 - a, axis=0),
+        "exponent": exponent, "intercept": intercept,
+        "low": float(np.quantile(boot_e, a)) if boot_e else math.nan,
+        "high": float(np.quantile(boot_e, 1 - a)) if boot_e else math.nan,
+        "extrapolated": (m_star < w.min()) | (m_star > w.max()),
+        "level": level, "threshold": threshold,
+    }
+
+
+def needed_metrics(P: Mapping[str, Any]) -> dict[str, float]:
+    """The two "small change" criteria of the width-needed analysis and their thresholds:
+    relative Frobenius change ``<= threshold`` and ``||Theta_T - Theta_0||_2 / lambda_min(Theta_0) <= 1/2``."""
+    return {"rel_change": P["threshold"], "op_change_over_lmin": 0.5}
+
+
+def summary(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Fits of everything the chapter plots: init error, NTK change and prediction gap vs width, width needed."""
+    P = result["params"]
+    init_fits = width_fits(result["init"], "rel_error", by=("arch", "gamma"))
+    at_n = [r for r in result["change"] if r["n"] == P["n"]]
+    change_fits = width_fits(at_n, "rel_change", by=("arch", "activation", "gamma"))
+    gap_metric = "gap_test" if P["n_test"] else "gap_train"
+    gap_fits = width_fits(at_n, gap_metric, by=("arch", "activation", "gamma"))
+    needed: dict[str, dict] = {}
+    for metric, thr in needed_metrics(P).items():
+        needed[metric] = {}
+        for cfg in scaling_configs(P):
+            rows = [r for r in result["change"] if _key(r) == cfg]
+            tab = table(rows, metric, by=("n",))
+            widths = next(iter(tab.values()))[0]
+            needed[metric][cfg] = width_needed(widths, {k[0]: v for k, (_, v) in tab.items()}, thr)
+    runs = result["change"]
+    return {
+        "init": init_fits, "change": change_fits, "gap": gap_fits, "gap_metric": gap_metric, "needed": needed,
+        "converged": sum(bool(r["converged"]) for r in runs), "diverged": sum(bool(r["diverged"]) for r in runs),
+        "runs": len(runs),
+    }
+
+
+def fit_table(fits: Mapping[tuple, PowerLawFit], names: Sequence[str]) -> str:
+    """A Markdown table of fitted exponents with their intervals."""
+    lines = ["| " + " | ".join(names) + " | exponent | 95% interval | seeds |", "|" + "---|" * (len(names) + 3)]
+    for key, f in fits.items():
+        cells = ["–" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in key]
+        lines.append("| " + " | ".join(cells) + f" | {f.slope:.2f} | [{f.low:.2f}, {f.high:.2f}] | {f.seeds} |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Claims
+
+
+def claims(result: Mapping[str, Any], fits: Mapping[str, Any] | None = None) -> list[C.Claim]:
+    """The chapter's checks (all measured here, at the chapter's scale):
+
+    * the empirical NTK at initialisation converges to the exact kernel at the central-limit rate
+      ``m^(-1/2)`` (fitted exponent within 0.2 of -1/2, every ReLU architecture);
+    * training moves the NTK less as the width grows (every configuration's fitted exponent is
+      negative), the premise of the NTK theory used by all three papers;
+    * the network's predictions approach the linearised model's (every fitted gap exponent negative);
+    * gradient descent converged in every run (none diverged).
+    """
+    fits = summary(result) if fits is None else fits
+    out = []
+    worst = max(abs(f.slope + 0.5) for f in fits["init"].values())
+    out.append(C.at_most("05-init-rate", "empirical NTK at init -> exact kernel like m^(-1/2): worst |exponent + 1/2|",
+                         "central limit theorem; Jacot et al. 2018", worst, 0.2))
+    worst = max(f.slope for f in fits["change"].values())
+    out.append(C.at_most("05-change-falls", "relative NTK change after training falls with width: largest fitted exponent",
+                         "NTK theory (Jacot et al. 2018; Li, Luo & Yip 2022)", worst, 0.0))
+    worst_gap = max(f.slope for f in fits["gap"].values())
+    out.append(C.at_most("05-lazy", "network predictions -> linearised (NTK) predictions: largest fitted exponent of the gap",
+                         "Lee et al. 2019", worst_gap, 0.0))
+    out.append(C.at_least("05-converged", "fraction of training runs that reached the loss tolerance", "this chapter's setup",
+                          fits["converged"] / max(fits["runs"], 1), 1.0))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Figures
+
+
+def _style(arch: str, gamma: float | None) -> dict[str, Any]:
+    markers = {None: "o", 0.0: "s", 0.5: "^", 1.0: "D", 0.25: "v"}
+    return {"marker": markers.get(gamma, "x"), "linestyle": "-" if arch == "resnet" else "--"}
+
+
+def _band(ax, w, v, color, **kw):
+    mean = np.exp(np.nanmean(np.log(v), axis=0))
+    ax.plot(w, mean, color=color, **kw)
+    if v.shape[0] > 1:
+        ax.fill_between(w, np.nanmin(v, axis=0), np.nanmax(v, axis=0), color=color, alpha=0.15, linewidth=0)
+
+
+def plot_init_error(result: Mapping[str, Any], fits: Mapping[str, Any]):
+    """Relative error of the empirical NTK at initialisation against width (log-log), with ``m^(-1/2)``."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    for i, (key, (w, v)) in enumerate(table(result["init"], "rel_error", by=("arch", "gamma")).items()):
+        arch, gamma = key
+        f = fits["init"][key]
+        _band(ax, w, v, f"C{i}", **_style(arch, gamma),
+              label=f"{label(arch, 'relu', gamma)}: {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]")
+    w = np.array(sorted(result["params"]["init_widths"]), dtype=float)
+    y0 = np.exp(np.mean([np.log(r["rel_error"]) for r in result["init"] if r["width"] == w[0]]))
+    ax.plot(w, y0 * (w / w[0]) ** -0.5, ":", color="grey", label=r"$\propto m^{-1/2}$")
+    ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel=r"$\|\Theta_m - \Theta\|_F / \|\Theta\|_F$ at init")
+    ax.legend(fontsize="small", title="fitted exponent [95% interval]", title_fontsize="small")
+    return fig
+
+
+def plot_change(result: Mapping[str, Any], fits: Mapping[str, Any], activation: str | None = None):
+    """Relative NTK change after training against width at the chapter's ``n`` (log-log, seed bands)."""
+    import matplotlib.pyplot as plt
+
+    P = result["params"]
+    acts = [activation] if activation else P["activations"]
+    fig, axes = plt.subplots(1, len(acts), sharey=True, squeeze=False, figsize=(4.2 * len(acts) + 0.6, 3.6))
+    rows = [r for r in result["change"] if r["n"] == P["n"]]
+    tab = table(rows, "rel_change", by=("arch", "activation", "gamma"))
+    for ax, act in zip(axes[0], acts):
+        for i, cfg in enumerate(c for c in configs(P) if c[1] == act):
+            w, v = tab[cfg]
+            f = fits["change"][cfg]
+            _band(ax, w, v, f"C{i}", **_style(cfg[0], cfg[2]),
+                  label=f"{label(*cfg)}: {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]")
+        ax.set(xscale="log", yscale="log", xlabel="width $m$", title=f"{act}, $n={P['n']}$, $L={P['depth']}$")
+        ax.legend(fontsize="x-small", title="exponent [95% interval]", title_fontsize="x-small")
+    axes[0][0].set_ylabel(r"$\|\Theta_T - \Theta_0\|_F / \|\Theta_0\|_F$")
+    return fig
+
+
+METRIC_LABELS = {
+    "rel_change": r"$\|\Theta_T - \Theta_0\|_F / \|\Theta_0\|_F$",
+    "op_change_over_lmin": r"$\|\Theta_T - \Theta_0\|_2 / \lambda_{\min}(\Theta_0)$",
+}
+
+
+def plot_width_needed(result: Mapping[str, Any], fits: Mapping[str, Any]):
+    """Width ``m*`` at which each change criterion is met, against ``n`` (log-log), beside ``n^3`` and ``n^4``.
+
+    Filled markers: ``m*`` inside the measured widths; open markers: extrapolated by the fitted power law.
+    """
+    import matplotlib.pyplot as plt
+
+    needed = fits["needed"]
+    fig, axes = plt.subplots(1, len(needed), figsize=(4.4 * len(needed) + 0.4, 3.8), squeeze=False)
+    for ax, (metric, per_cfg) in zip(axes[0], needed.items()):
+        for i, (cfg, wn) in enumerate(per_cfg.items()):
+            ns, ms = np.asarray(wn["ns"], float), np.asarray(wn["m_star"], float)
+            st = _style(cfg[0], cfg[2])
+            lo, hi = np.minimum(wn["m_star_low"], ms), np.maximum(wn["m_star_high"], ms)
+            ax.errorbar(ns, ms, yerr=[ms - lo, hi - ms], color=f"C{i}", capsize=3, linestyle=st["linestyle"],
+                        marker="none", label=f"{label(*cfg)}: $n^{{{wn['exponent']:.2f}}}$ [{wn['low']:.2f}, {wn['high']:.2f}]")
+            ext = np.asarray(wn["extrapolated"], bool)
+            ax.plot(ns[~ext], ms[~ext], st["marker"], color=f"C{i}")
+            ax.plot(ns[ext], ms[ext], st["marker"], color=f"C{i}", markerfacecolor="none")
+        ns = np.asarray(next(iter(per_cfg.values()))["ns"], dtype=float)
+        m0 = np.nanmin([wn["m_star"][0] for wn in per_cfg.values()])
+        for power, ls in [(3, ":"), (4, "-.")]:
+            ax.plot(ns, m0 * (ns / ns[0]) ** power, ls, color="grey", label=f"$\\propto n^{power}$")
+        thr = needed_metrics(result["params"])[metric]
+        ax.set(xscale="log", yscale="log", xlabel="training set size $n$", ylabel="width $m^*$",
+               title=f"{METRIC_LABELS[metric]} $= {thr:g}$")
+        w = result["params"]["widths"]
+        ax.axhspan(min(w), max(w), color="grey", alpha=0.08, linewidth=0)
+        ax.set_ylim(max(ax.get_ylim()[0], min(w) / 8), min(ax.get_ylim()[1], max(w) * 1e3))
+        ax.legend(fontsize="x-small")
+    return fig
+
+
+def plot_loss_curves(result: Mapping[str, Any], cfg: tuple[str, str, float | None] | None = None, seed: int = 0):
+    """Training loss per step of networks of each width against the NTK (linearised) prediction."""
+    import matplotlib.pyplot as plt
+
+    P = result["params"]
+    cfg = cfg or ("ffnet", P["activations"][0], None)
+    rows = sorted((r for r in result["change"] if _key(r) == cfg and r["n"] == P["n"] and r["seed"] == seed),
+                  key=lambda r: r["width"])
+    fig, ax = plt.subplots()
+    cmap = plt.get_cmap("viridis")
+    for i, r in enumerate(rows):
+        c = cmap(i / max(len(rows) - 1, 1))
+        ks = np.asarray(r["curve_step"])
+        ax.plot(ks + 1, r["curve_loss"], color=c, label=f"network, $m={r['width']}$")
+        ax.plot(ks + 1, r["curve_loss_lin"], ":", color=c)
+    ax.plot([], [], ":", color="grey", label="NTK prediction (dotted)")
+    ax.set(xscale="log", yscale="log", xlabel="gradient step $t + 1$", ylabel="training loss",
+           title=f"{label(*cfg)}, $n={P['n']}$, seed {seed}")
+    ax.legend(fontsize="x-small")
+    return fig
+
+
+def plot_gap(result: Mapping[str, Any], fits: Mapping[str, Any]):
+    """Gap between network and NTK predictions after training against width (log-log)."""
+    import matplotlib.pyplot as plt
+
+    P = result["params"]
+    metric = fits["gap_metric"]
+    rows = [r for r in result["change"] if r["n"] == P["n"]]
+    fig, ax = plt.subplots()
+    for i, (cfg, (w, v)) in enumerate(table(rows, metric, by=("arch", "activation", "gamma")).items()):
+        f = fits["gap"][cfg]
+        _band(ax, w, v, f"C{i}", **_style(cfg[0], cfg[2]), label=f"{label(*cfg)}: {f.slope:.2f}")
+    ax.set(xscale="log", yscale="log", xlabel="width $m$",
+           ylabel=r"$\|f_T - f_T^{\mathrm{lin}}\| / \|f_T^{\mathrm{lin}} - f_0\|$ (" + metric.split("_")[1] + ")")
+    ax.legend(fontsize="x-small", ncol=2, title="fitted exponent", title_fontsize="x-small")
+    return fig

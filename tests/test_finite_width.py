@@ -1,0 +1,122 @@
+"""Chapter 5's experiment functions: data, point functions, width-needed fits, the whole pipeline at a tiny scale."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+from companion import chapters
+from companion import finite_width as fw
+from companion.training import train
+
+matplotlib.use("Agg")
+
+
+def test_sphere_data():
+    a = fw.sphere_data(10, 5, 3, 4)
+    b = fw.sphere_data(10, 5, 3, 4)
+    assert a["x"].shape == (10, 5) and a["x_test"].shape == (4, 5)
+    assert np.allclose(np.linalg.norm(np.vstack([a["x"], a["x_test"]]), axis=1), 1.0)
+    assert set(np.unique(a["y"])) <= {-1.0, 1.0} and np.array_equal(a["y"], np.sign(a["x"][:, 0]))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(fw.sphere_data(10, 5, 4, 4)["x"], a["x"])
+    with pytest.raises(ValueError, match="d"):
+        fw.sphere_data(10, 1, 0)
+
+
+def test_network_cache_and_arguments():
+    assert fw.network("resnet", 2, 8, "relu", 0.5) is fw.network("resnet", 2, 8, "relu", 0.5)
+    assert math.isclose(fw.network("resnet", 4, 8, "relu", 0.5).alpha, 0.5)
+    assert fw.network("ffnet", 2, 8, "gelu").trained == ("W_in", "W", "v")
+    with pytest.raises(ValueError, match="gamma"):
+        fw.network("ffnet", 2, 8, "relu", 0.5)
+    with pytest.raises(ValueError, match="arch"):
+        fw.network("cnn", 2, 8)
+
+
+POINT = {"arch": "resnet", "activation": "relu", "gamma": 0.5, "depth": 2, "width": 32, "n": 6, "d": 5,
+         "n_test": 4, "seed": 1, "max_steps": 500, "tol": 1e-3, "lr_factor": 1.0}
+
+
+def test_change_point_matches_training():
+    out = fw.change_point(POINT)
+    net = fw.network("resnet", 2, 32, "relu", 0.5)
+    data = fw.sphere_data(6, 5, 1, 4)
+    import jax
+
+    r = train(net, net.init(jax.random.PRNGKey(1), 5), data["x"], data["y"], x_test=data["x_test"],
+              y_test=data["y_test"], steps=500, tol=1e-3)
+    assert out["converged"] and out["steps"] == r.steps
+    assert math.isclose(out["rel_change"], r.rel_change, rel_tol=1e-12)
+    assert math.isclose(out["gap_test"], r.prediction_gap("test"), rel_tol=1e-12)
+    lam = np.linalg.eigvalsh(r.theta0)
+    assert math.isclose(out["op_change_over_lmin"], np.linalg.norm(r.thetaT - r.theta0, 2) / lam[0], rel_tol=1e-9)
+    assert out["curve_step"][0] == 0 and out["curve_step"][-1] == r.steps
+    assert np.allclose(out["curve_loss"], r.loss[out["curve_step"]])
+
+
+def test_init_point_error_shrinks():
+    errs = [fw.init_point({"arch": "ffnet", "gamma": None, "depth": 2, "width": m, "n": 5, "d": 4, "seed": 0})["rel_error"]
+            for m in (16, 1024)]
+    assert errs[1] < 0.5 * errs[0] and errs[1] < 0.2, errs
+
+
+def test_width_needed_recovers_exponent():
+    """change = c n^a m^-e with noise: m*(n) = (c n^a / t)^(1/e), so m* ~ n^(a/e)."""
+    rng = np.random.default_rng(0)
+    widths = np.array([32.0, 64, 128, 256, 512])
+    a, e, c, t = 1.0, 0.8, 0.5, 0.05
+    values = {n: c * n**a * widths**-e * np.exp(0.05 * rng.standard_normal((5, widths.size))) for n in (8, 16, 32, 64)}
+    wn = fw.width_needed(widths, values, t, n_boot=400)
+    assert abs(wn["exponent"] - a / e) < 0.1
+    assert wn["low"] <= a / e <= wn["high"] and wn["high"] - wn["low"] < 0.3
+    truth = (c * np.array([8, 16, 32, 64]) ** a / t) ** (1 / e)
+    assert np.allclose(wn["m_star"], truth, rtol=0.15)
+    assert list(wn["extrapolated"]) == list((truth < 32) | (truth > 512))
+    with pytest.raises(ValueError, match="values_by_n"):
+        fw.width_needed(widths, {8: values[8]}, t)
+
+
+def test_table_and_width_fits():
+    recs = [{"arch": "ffnet", "activation": "relu", "gamma": None, "n": 4, "width": w, "seed": s,
+             "rel_change": 3.0 * w**-0.5 * (1 + 0.01 * s)} for w in (16, 64, 256) for s in range(3)]
+    recs.append({"arch": "ffnet", "activation": "relu", "gamma": None, "n": 8, "width": 16, "seed": 0, "rel_change": 1.0})
+    tab = fw.table(recs, "rel_change")
+    w, v = tab[("ffnet", "relu", None, 4)]
+    assert list(w) == [16, 64, 256] and v.shape == (3, 3)
+    fits = fw.width_fits(recs[:-1], "rel_change")
+    assert math.isclose(fits[("ffnet", "relu", None, 4)].slope, -0.5, abs_tol=1e-9)
+
+
+def test_params_validate():
+    for scale in chapters.SCALES:
+        P = fw.PARAMS[scale]
+        assert set(P) == set(fw.PARAMS["smoke"])
+        for k, v in P.items():
+            (fw.VALIDATORS.get(k) or chapters.VALIDATORS[k])(k, v)
+    with pytest.raises(ValueError, match="activations"):
+        fw.VALIDATORS["activations"]("activations", ["relu", "sigmoid"])
+
+
+def test_tiny_pipeline(tmp_path):
+    """run -> summary -> claims -> figures, resumable: a second run reads everything from disk."""
+    P = {**fw.PARAMS["smoke"], "depth": 1, "widths": [8, 32], "init_widths": [8, 64], "ns": [4, 6], "n": 6,
+         "n_test": 4, "d": 4, "seeds": 2, "max_steps": 300}
+    logs = []
+    res = fw.run(P, tmp_path, progress=False, log=logs.append)
+    assert len(res["change"]) == len(fw.change_grid(P)) == 2 * 2 * 2 * 2
+    assert len(res["init"]) == len(fw.init_grid(P)) == 2 * 2 * 2
+    S = fw.summary(res)
+    assert set(S["needed"]) == {"rel_change", "op_change_over_lmin"}
+    cl = fw.claims(res, S)
+    assert [c.id for c in cl] == ["05-init-rate", "05-change-falls", "05-lazy", "05-converged"]
+    for fig in (fw.plot_init_error(res, S), fw.plot_change(res, S), fw.plot_width_needed(res, S),
+                fw.plot_loss_curves(res), fw.plot_gap(res, S)):
+        assert fig.axes
+        matplotlib.pyplot.close(fig)
+    assert "|" in fw.fit_table(S["change"], ["arch", "activation", "gamma"])
+    again = fw.run(P, tmp_path, progress=False, log=logs.append)
+    assert all(r["_cached"] for r in again["change"] + again["init"])
