@@ -66,9 +66,10 @@ def relu_step(u, v=None):
 
 
 def _rho(rho, name: str = "rho"):
-    if isinstance(rho, jax.core.Tracer):  # inside jit/vmap/grad: no value checks possible, just clip
+    try:
+        a = np.asarray(rho)
+    except jax.errors.TracerArrayConversionError:  # inside jit/vmap/grad: no value checks, just clip
         return jnp.clip(rho, -1.0, 1.0)
-    a = np.asarray(rho)
     if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
         raise check.fail(name, f"array of dtype {a.dtype}", "real correlations in [-1, 1]")
     if not np.all(np.isfinite(a)):
