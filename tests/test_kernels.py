@@ -385,3 +385,14 @@ def test_kappa_traceable_and_derivative():
         assert float(jax.grad(lambda z: kappa1(z))(r)) == pytest.approx(float(kappa0(r)), abs=1e-12)
     out = jax.jit(lambda z: kappa0(z) + kappa1(z))(np.array([0.3, 1.0]))
     assert float(out[1]) == 2.0
+
+
+def test_tiny_and_huge_norms_keep_correlations():
+    # |x|^2 of a row of 1e-182s underflows to 0 in float64; its correlations must not be lost
+    x = np.array([[1.0], [5.6e-182]])
+    for L in (0, 3):
+        K = np.asarray(ffnet_kernels(x, depth=L).ntk)
+        assert K[0, 1] == K[1, 0] == pytest.approx((L + 1) * 5.6e-182, rel=1e-14)
+    y = np.array([[3e150, 4e150], [6e-150, 8e-150]])  # |x| = 5e150 and 1e-149: product 5
+    K = np.asarray(resnet_kernels(y, depth=4, alpha=0.5, trained="all").ntk)
+    assert K[0, 1] == pytest.approx(diagonal("resnet", 4, 0.5, "all")[1] * 5.0, rel=1e-13)

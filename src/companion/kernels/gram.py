@@ -41,7 +41,18 @@ def _uv_from_gram(g, n1, n2, snap):
     return jnp.where(u < snap, 0.0, u), 1.0 + rho, nn
 
 
-def _chunk(x1b, x2, n2, row0, coef, tparams, scales, depth, a2, *, arch, trained, method, same, out_dtype):
+def scaled_rows(x):
+    """``(xs, r, s)`` with ``x = s * xs`` row by row, ``s`` a power of two near the row's largest
+    ``|entry|`` (so the scaling is exact) and ``r = |xs|``: norms and correlations that neither
+    underflow nor overflow (``|x|^2`` of a row of 1e-182s is 0 in float64, its correlations are not).
+    A zero row gives ``s = 1, r = 0``."""
+    m = jnp.max(jnp.abs(x), axis=1)
+    s = jnp.where(m > 0, jnp.exp2(jnp.floor(jnp.log2(jnp.where(m > 0, m, 1.0)))), 1.0)
+    xs = x / s[:, None]
+    return xs, jnp.sqrt(jnp.sum(xs * xs, axis=1)), s
+
+
+def _chunk(x1b, xs2, r2, s2, row0, coef, tparams, scales, depth, a2, *, arch, trained, method, same, out_dtype):
     """One row chunk: ``(nngp, ntk)`` of shape ``(rows, n2)`` in ``out_dtype``.
 
     The Gram block, the correlations and the angles are computed in the inputs' (working) dtype,
@@ -53,11 +64,11 @@ def _chunk(x1b, x2, n2, row0, coef, tparams, scales, depth, a2, *, arch, trained
     """
     wd = x1b.dtype
     odt = jnp.dtype(out_dtype)
-    g = jnp.matmul(x1b, x2.T, precision=jax.lax.Precision.HIGHEST)
-    sq1 = jnp.sum(x1b * x1b, axis=1)
-    n1 = jnp.sqrt(sq1)
+    xs1, r1, s1 = scaled_rows(x1b)
+    g = jnp.matmul(xs1, xs2.T, precision=jax.lax.Precision.HIGHEST)
     snap = 4.0 * math.sqrt(x1b.shape[1]) * float(jnp.finfo(wd).eps)
-    u0, v0, nn = _uv_from_gram(g, n1, n2, snap)
+    u0, v0, _ = _uv_from_gram(g, r1, r2, snap)
+    nn = (s1 * r1)[:, None] * (s2 * r2)[None, :]
     if method == "recursion":
         k_nngp, k_ntk = recursion._normalized(u0, v0, depth, a2, arch=arch, trained=trained)
     else:
@@ -66,12 +77,16 @@ def _chunk(x1b, x2, n2, row0, coef, tparams, scales, depth, a2, *, arch, trained
         k_nngp, k_ntk = depthfree.evaluate_raw(tp[0], tp[1], tp[2], tp[3], coef.astype(odt), theta)
     if same:  # identical inputs: the diagonal is exactly the closed form
         rows = row0 + jnp.arange(x1b.shape[0])
-        diag = rows[:, None] == jnp.arange(x2.shape[0])[None, :]
+        diag = rows[:, None] == jnp.arange(xs2.shape[0])[None, :]
         k_nngp = jnp.where(diag, 1.0, k_nngp)
         k_ntk = jnp.where(diag, 1.0, k_ntk)
+        sq1 = (s1 * s1) * jnp.sum(xs1 * xs1, axis=1)  # = sum(x^2) exactly (power-of-two scaling)
         nn = jnp.where(diag, sq1[:, None], nn)  # |x|^2 itself, not sqrt(|x|^2)^2
     nn = nn.astype(odt)
     return nn * scales[0].astype(odt) * k_nngp.astype(odt), nn * scales[1].astype(odt) * k_ntk.astype(odt)
+
+
+_prep = jax.jit(scaled_rows)
 
 
 @functools.lru_cache(maxsize=32)
@@ -81,7 +96,7 @@ def _compiled(arch, trained, method, same, out_dtype, devices):
     row_sh = NamedSharding(mesh, P("rows", None))
     rep = NamedSharding(mesh, P())
     fn = partial(_chunk, arch=arch, trained=trained, method=method, same=same, out_dtype=out_dtype)
-    return jax.jit(fn, in_shardings=(row_sh,) + (rep,) * 8, out_shardings=(row_sh, row_sh)), row_sh, rep
+    return jax.jit(fn, in_shardings=(row_sh,) + (rep,) * 9, out_shardings=(row_sh, row_sh)), row_sh, rep
 
 
 def _padded(table: depthfree.Table) -> np.ndarray:
@@ -170,8 +185,7 @@ def evaluate(x1, x2, spec: Spec, *, method: str, dtype, rows: int | None = None,
     # Depth, alpha, the table and the scales are traced: one compilation per architecture and shape.
     arch, trained = (spec.arch, spec.trained) if method == "recursion" else (None, None)
     fn, row_sh, rep = _compiled(arch, trained, method, same, dt.name, devices)
-    x2_d = jax.device_put(x2, rep)
-    n2_d = jax.device_put(np.sqrt(np.sum(x2.astype(np.float64) ** 2, axis=1)).astype(wdt), rep)
+    x2_prep = _prep(jax.device_put(x2, rep))  # (xs2, r2, s2), replicated
     consts = [jax.device_put(np.asarray(a, dtype=np.float64 if work == "float64" else np.float32), rep)
               for a in (coef, tparams, scales)]
     consts.append(jax.device_put(np.asarray(spec.depth, np.int32), rep))
@@ -183,7 +197,7 @@ def evaluate(x1, x2, spec: Spec, *, method: str, dtype, rows: int | None = None,
             block = np.concatenate([block, np.zeros((rows - block.shape[0], x1.shape[1]), wdt)])
         xb = jax.device_put(block, row_sh)
         r0 = jax.device_put(np.asarray(start, np.int64 if work == "float64" else np.int32), rep)
-        return fn(xb, x2_d, n2_d, r0, *consts)
+        return fn(xb, *x2_prep, r0, *consts)
 
     if on_device:
         a, b = run(0)
