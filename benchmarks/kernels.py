@@ -110,17 +110,12 @@ def clear_caches():
 
 # ---------------------------------------------------------------------------- neural-tangents
 def nt_kernel_fn(arch, L, alpha, serial):
-    from neural_tangents import stax
+    """neural-tangents' kernel function for the companion's architecture (mapping: companion.reference)."""
+    from companion import reference
 
     if arch == "ffnet":
-        layer = stax.serial(stax.Dense(8, W_std=2**0.5), stax.Relu())
-        mid = ([layer] * (L - 1) if serial else [stax.repeat(layer, L - 1)]) if L > 1 else []
-        net = stax.serial(stax.Dense(8, W_std=1.0), stax.Relu(), *mid, stax.Dense(1, W_std=2**0.5))
-        return jax.jit(net[2], static_argnames="get"), None
-    branch = stax.serial(stax.Dense(8, W_std=2**0.5), stax.Relu(), stax.Dense(8, W_std=alpha))
-    block = stax.serial(stax.FanOut(2), stax.parallel(branch, stax.Identity()), stax.FanInSum())
-    first = stax.Dense(8, W_std=1.0)[2]
-    rest = stax.serial(*([block] * L if serial else [stax.repeat(block, L)]), stax.Dense(1, W_std=1.0))[2]
+        return jax.jit(reference.ffnet_kernel_fn(L, serial), static_argnames="get"), None
+    first, rest = reference.resnet_kernel_fns(L, alpha, serial)
 
     def hidden(x):  # trained="hidden": the input layer's NTK zeroed, the readout's NNGP removed
         k = first(x, None)

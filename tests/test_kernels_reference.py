@@ -17,9 +17,8 @@ import pytest
 import companion  # noqa: F401
 from companion.kernels import diagonal, ffnet_kernels, resnet_kernels
 
-nt = pytest.importorskip("neural_tangents")
-stax = nt.stax
-jnp = pytest.importorskip("jax.numpy")
+pytest.importorskip("neural_tangents")
+from companion import reference  # noqa: E402  (the stax mapping shared with chapter 2 and the benchmark)
 
 pytestmark = pytest.mark.reference
 
@@ -34,28 +33,12 @@ def _inputs():
 
 
 def nt_ffnet(L):
-    mid = [stax.repeat(stax.serial(stax.Dense(8, W_std=2**0.5), stax.Relu()), L - 1)] if L > 1 else []
-    return stax.serial(stax.Dense(8, W_std=1.0), stax.Relu(), *mid, stax.Dense(1, W_std=2**0.5))[2]
-
-
-def nt_resnet(L, alpha):
-    branch = stax.serial(stax.Dense(8, W_std=2**0.5), stax.Relu(), stax.Dense(8, W_std=alpha))
-    block = stax.serial(stax.FanOut(2), stax.parallel(branch, stax.Identity()), stax.FanInSum())
-    first = stax.Dense(8, W_std=1.0)[2]
-    rest = stax.serial(stax.repeat(block, L), stax.Dense(1, W_std=1.0))[2]
-    return first, rest
+    return reference.ffnet_kernel_fn(L)
 
 
 def nt_resnet_kernels(x, L, alpha):
-    """``{"all": (nngp, ntk), "hidden": (nngp, ntk)}`` from neural-tangents."""
-    first, rest = nt_resnet(L, alpha)
-    k_in = first(x * np.sqrt(x.shape[1]), None)
-    k_all = rest(k_in)
-    k_hid = rest(k_in.replace(ntk=jnp.zeros_like(k_in.ntk)))
-    return {
-        "all": (np.asarray(k_all.nngp), np.asarray(k_all.ntk)),
-        "hidden": (np.asarray(k_hid.nngp), np.asarray(k_hid.ntk - k_hid.nngp)),
-    }
+    """``{"all": (nngp, ntk), "hidden": (nngp, ntk)}`` from neural-tangents (inputs in our scale)."""
+    return {t: reference.kernels(x, arch="resnet", depth=L, alpha=alpha, trained=t) for t in ("all", "hidden")}
 
 
 def _rel_off(ours, ref):

@@ -37,15 +37,17 @@ def _stax():
     return stax
 
 
-def ffnet_kernel_fn(depth: int):
-    """neural-tangents ``kernel_fn`` of the FFNet with ``depth >= 1`` hidden layers."""
+def ffnet_kernel_fn(depth: int, serial: bool = False):
+    """neural-tangents ``kernel_fn`` of the FFNet with ``depth >= 1`` hidden layers (``serial``: the
+    layers spelled out with ``stax.serial`` instead of ``stax.repeat``, as the benchmark compares)."""
     stax = _stax()
     depth = check.integer("depth", depth, minimum=1)
-    mid = [stax.repeat(stax.serial(stax.Dense(WIDTH, W_std=2**0.5), stax.Relu()), depth - 1)] if depth > 1 else []
+    layer = stax.serial(stax.Dense(WIDTH, W_std=2**0.5), stax.Relu())
+    mid = ([layer] * (depth - 1) if serial else [stax.repeat(layer, depth - 1)]) if depth > 1 else []
     return stax.serial(stax.Dense(WIDTH, W_std=1.0), stax.Relu(), *mid, stax.Dense(1, W_std=2**0.5))[2]
 
 
-def resnet_kernel_fns(depth: int, alpha: float):
+def resnet_kernel_fns(depth: int, alpha: float, serial: bool = False):
     """``(input_fn, rest_fn)``: the input layer's and the blocks-plus-readout's ``kernel_fn``."""
     stax = _stax()
     depth = check.integer("depth", depth, minimum=1)
@@ -53,7 +55,7 @@ def resnet_kernel_fns(depth: int, alpha: float):
     branch = stax.serial(stax.Dense(WIDTH, W_std=2**0.5), stax.Relu(), stax.Dense(WIDTH, W_std=alpha))
     block = stax.serial(stax.FanOut(2), stax.parallel(branch, stax.Identity()), stax.FanInSum())
     first = stax.Dense(WIDTH, W_std=1.0)[2]
-    rest = stax.serial(stax.repeat(block, depth), stax.Dense(1, W_std=1.0))[2]
+    rest = stax.serial(*([block] * depth if serial else [stax.repeat(block, depth)]), stax.Dense(1, W_std=1.0))[2]
     return first, rest
 
 
