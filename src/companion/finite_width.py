@@ -260,15 +260,18 @@ def init_grid(P: Mapping[str, Any]) -> list[dict[str, Any]]:
             for a, g in cfgs for w in P["init_widths"] for s in range(P["seeds"])]
 
 
-def run(P: Mapping[str, Any], out_dir: str | Path | None = None, progress: bool = True, log=print) -> dict[str, Any]:
+def run(P: Mapping[str, Any], out_dir: str | Path | None = None, progress: bool | None = None, log=print) -> dict[str, Any]:
     """Run (or resume) the chapter's sweeps; returns ``{"params", "init", "change"}`` (lists of records).
 
-    ``out_dir`` defaults to ``companion.figures.output_dir() / "sweeps"``.
+    ``out_dir`` defaults to ``companion.figures.output_dir() / "sweeps"``. ``progress=None`` shows the
+    progress bar and per-point messages except inside the book build (where they would fill the page).
     """
-    if out_dir is None:
-        from .figures import output_dir
+    from .figures import in_book_build, output_dir
 
+    if out_dir is None:
         out_dir = output_dir() / "sweeps"
+    if progress is None:
+        progress = not in_book_build()
     start = time.perf_counter()
     ig, cg = init_grid(P), change_grid(P)
     log(f"Finite width: {len(ig)} initialisation points and {len(cg)} training runs (cached points are reused) ...")
@@ -401,10 +404,43 @@ def summary(result: Mapping[str, Any]) -> dict[str, Any]:
 def fit_table(fits: Mapping[tuple, PowerLawFit], names: Sequence[str]) -> str:
     """A Markdown table of fitted exponents with their intervals."""
     lines = ["| " + " | ".join(names) + " | exponent | 95% interval | seeds |", "|" + "---|" * (len(names) + 3)]
+    pretty = {"ffnet": "FFNet", "resnet": "ResNet"}
     for key, f in fits.items():
-        cells = ["–" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in key]
+        cells = ["–" if v is None else f"{v:g}" if isinstance(v, float) else pretty.get(v, str(v)) for v in key]
         lines.append("| " + " | ".join(cells) + f" | {f.slope:.2f} | [{f.low:.2f}, {f.high:.2f}] | {f.seeds} |")
     return "\n".join(lines)
+
+
+def change_table(result: Mapping[str, Any], fits: Mapping[str, Any], metric: str = "rel_change", key: str = "change") -> str:
+    """Markdown: per configuration, the seed geometric mean of ``metric`` at the smallest and largest width
+    (at the chapter's ``n``) and the fitted width exponent with its interval."""
+    P = result["params"]
+    rows = [r for r in result["change"] if r["n"] == P["n"]]
+    tab = table(rows, metric, by=("arch", "activation", "gamma"))
+    w0, w1 = min(P["widths"]), max(P["widths"])
+    lines = [f"| network | activation | m = {w0} | m = {w1} | exponent | 95% interval | seeds |", "|---|---|---|---|---|---|---|"]
+    for cfg in configs(P):
+        w, v = tab[cfg]
+        gm = np.exp(np.nanmean(np.log(v), axis=0))
+        f = fits[key][cfg]
+        name = "FFNet" if cfg[0] == "ffnet" else rf"ResNet $\gamma={cfg[2]:g}$"
+        lines.append(f"| {name} | {cfg[1]} | {gm[0]:.3g} | {gm[-1]:.3g} | {f.slope:.2f} | [{f.low:.2f}, {f.high:.2f}] | {f.seeds} |")
+    return "\n".join(lines)
+
+
+def needed_table(fits: Mapping[str, Any]) -> str:
+    """A Markdown table of the width needed: ``m*`` per ``n`` and the fitted exponent of ``m*`` in ``n``."""
+    lines = []
+    for metric, per_cfg in fits["needed"].items():
+        for cfg, wn in per_cfg.items():
+            if not lines:
+                ns = " | ".join(f"m* (n={n})" for n in wn["ns"])
+                lines = [f"| criterion | network | {ns} | exponent in n | 95% interval |",
+                         "|" + "---|" * (len(wn["ns"]) + 4)]
+            ms = " | ".join(("~" if e else "") + f"{m:.3g}" for m, e in zip(wn["m_star"], wn["extrapolated"]))
+            crit = f"{metric} = {wn['threshold']:g}"
+            lines.append(f"| {crit} | {label(*cfg)} | {ms} | {wn['exponent']:.2f} | [{wn['low']:.2f}, {wn['high']:.2f}] |")
+    return "\n".join(lines) + "\n\n~: extrapolated beyond the measured widths by the fitted power law."
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -424,7 +460,7 @@ def claims(result: Mapping[str, Any], fits: Mapping[str, Any] | None = None) -> 
     fits = summary(result) if fits is None else fits
     out = []
     worst = max(abs(f.slope + 0.5) for f in fits["init"].values())
-    out.append(C.at_most("05-init-rate", "empirical NTK at init -> exact kernel like m^(-1/2): worst |exponent + 1/2|",
+    out.append(C.at_most("05-init-rate", "empirical NTK at init -> exact kernel like m^(-1/2): largest distance of the fitted exponent from -1/2",
                          "central limit theorem; Jacot et al. 2018", worst, 0.2))
     worst = max(f.slope for f in fits["change"].values())
     out.append(C.at_most("05-change-falls", "relative NTK change after training falls with width: largest fitted exponent",
@@ -444,6 +480,17 @@ def claims(result: Mapping[str, Any], fits: Mapping[str, Any] | None = None) -> 
 def _style(arch: str, gamma: float | None) -> dict[str, Any]:
     markers = {None: "o", 0.0: "s", 0.5: "^", 1.0: "D", 0.25: "v"}
     return {"marker": markers.get(gamma, "x"), "linestyle": "-" if arch == "resnet" else "--"}
+
+
+def _log_ticks(ax, values, axis: str = "x") -> None:
+    """Log axis ticked exactly at ``values`` with plain labels (no overlapping minor labels)."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    values = sorted({float(v) for v in values})
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(values))
+    target.set_minor_locator(NullLocator())
+    (ax.set_xticklabels if axis == "x" else ax.set_yticklabels)([f"{v:g}" for v in values])
 
 
 def _band(ax, w, v, color, **kw):
@@ -467,6 +514,7 @@ def plot_init_error(result: Mapping[str, Any], fits: Mapping[str, Any]):
     y0 = np.exp(np.mean([np.log(r["rel_error"]) for r in result["init"] if r["width"] == w[0]]))
     ax.plot(w, y0 * (w / w[0]) ** -0.5, ":", color="grey", label=r"$\propto m^{-1/2}$")
     ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel=r"$\|\Theta_m - \Theta\|_F / \|\Theta\|_F$ at init")
+    _log_ticks(ax, w)
     ax.legend(fontsize="small", title="fitted exponent [95% interval]", title_fontsize="small")
     return fig
 
@@ -487,6 +535,7 @@ def plot_change(result: Mapping[str, Any], fits: Mapping[str, Any], activation: 
             _band(ax, w, v, f"C{i}", **_style(cfg[0], cfg[2]),
                   label=f"{label(*cfg)}: {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]")
         ax.set(xscale="log", yscale="log", xlabel="width $m$", title=f"{act}, $n={P['n']}$, $L={P['depth']}$")
+        _log_ticks(ax, P["widths"])
         ax.legend(fontsize="x-small", title="exponent [95% interval]", title_fontsize="x-small")
     axes[0][0].set_ylabel(r"$\|\Theta_T - \Theta_0\|_F / \|\Theta_0\|_F$")
     return fig
@@ -524,6 +573,7 @@ def plot_width_needed(result: Mapping[str, Any], fits: Mapping[str, Any]):
         thr = needed_metrics(result["params"])[metric]
         ax.set(xscale="log", yscale="log", xlabel="training set size $n$", ylabel="width $m^*$",
                title=f"{METRIC_LABELS[metric]} $= {thr:g}$")
+        _log_ticks(ax, ns)
         w = result["params"]["widths"]
         ax.axhspan(min(w), max(w), color="grey", alpha=0.08, linewidth=0)
         ax.set_ylim(max(ax.get_ylim()[0], min(w) / 8), min(ax.get_ylim()[1], max(w) * 1e3))
@@ -566,5 +616,6 @@ def plot_gap(result: Mapping[str, Any], fits: Mapping[str, Any]):
         _band(ax, w, v, f"C{i}", **_style(cfg[0], cfg[2]), label=f"{label(*cfg)}: {f.slope:.2f}")
     ax.set(xscale="log", yscale="log", xlabel="width $m$",
            ylabel=r"$\|f_T - f_T^{\mathrm{lin}}\| / \|f_T^{\mathrm{lin}} - f_0\|$ (" + metric.split("_")[1] + ")")
+    _log_ticks(ax, P["widths"])
     ax.legend(fontsize="x-small", ncol=2, title="fitted exponent", title_fontsize="x-small")
     return fig

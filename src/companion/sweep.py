@@ -150,7 +150,7 @@ def run_sweep(
         with contextlib.suppress(OSError):
             stale.unlink()
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bar: works in terminals, notebooks and logs alike
 
     out: list[dict] = []
     bar = tqdm(total=len(points), desc=name, disable=not progress, file=sys.stderr, dynamic_ncols=True)
