@@ -64,7 +64,7 @@ PARAMS: dict[str, dict[str, Any]] = {
         "depth": 4, "d": 16, "n": 16, "ns": [16, 32, 64, 128, 256], "n_test": 128,
         "widths": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "seeds": 8, "gammas": [0.0, 0.5, 1.0],
         "activations": ["relu", "gelu", "tanh"], "scaling_activation": "relu",
-        "init_widths": [64, 256, 1024, 4096, 16384], "init_n": 64, "max_steps": 20000, "tol": 1e-3,
+        "init_widths": [64, 256, 1024, 4096, 8192], "init_n": 64, "max_steps": 20000, "tol": 1e-3,
         "lr_factor": 1.0, "threshold": 0.05,
     },
 }
