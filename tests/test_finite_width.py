@@ -8,7 +8,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from companion import chapters
+from companion import chapters, models
 from companion import finite_width as fw
 from companion.training import train
 
@@ -93,17 +93,15 @@ def test_table_and_width_fits():
 
 def test_params_validate():
     for scale in chapters.SCALES:
-        P = fw.PARAMS[scale]
-        assert set(P) == set(fw.PARAMS["smoke"])
-        for k, v in P.items():
-            (fw.VALIDATORS.get(k) or chapters.VALIDATORS[k])(k, v)
+        chapters.params("05_finite_width", scale)
     with pytest.raises(ValueError, match="activations"):
-        fw.VALIDATORS["activations"]("activations", ["relu", "sigmoid"])
+        chapters.params("05_finite_width", "smoke", {"activations": ["relu", "sigmoid"]})
+    assert chapters.ACTIVATIONS == tuple(models.ACTIVATIONS)
 
 
 def test_tiny_pipeline(tmp_path):
     """run -> summary -> claims -> figures, resumable: a second run reads everything from disk."""
-    P = {**fw.PARAMS["smoke"], "depth": 1, "widths": [8, 32], "init_widths": [8, 64], "ns": [4, 6], "n": 6,
+    P = {**chapters.params("05_finite_width", "smoke"), "depth": 1, "widths": [8, 32], "init_widths": [8, 64], "ns": [4, 6], "n": 6,
          "n_test": 4, "d": 4, "seeds": 2, "max_steps": 300}
     logs = []
     res = fw.run(P, tmp_path, progress=False, log=logs.append)

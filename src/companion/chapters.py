@@ -14,6 +14,7 @@ from . import _validate as check
 
 SCALES = ("smoke", "default", "paper")
 DATASETS = ("mnist", "cifar10", "cifar100")
+ACTIVATIONS = ("relu", "tanh", "gelu")  # = companion.models.ACTIVATIONS (a test checks), without importing JAX here
 
 # name -> {scale -> parameters}. Keep the three scales' keys identical.
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
@@ -50,6 +51,47 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "asymptotic_depths": [100, 1000, 10000, 100000], "dataset": "mnist", "classes": [3, 5],
                   "n_train": 2001, "n_test": 2000, "seed": 0,
                   "gram_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000]},
+    },
+    # Chapter 4 (companion.phase, .spectral, .synthetic). Phase diagram: one recursion per (gamma, L,
+    # setting), O(L) each; spectra: positive series with ~40 k^2 terms per degree; synthetic: one n x n
+    # eigendecomposition per (n, seed, kernel) and the depth-free kernel on n x (n + n_test) entries.
+    "04_alpha_scaling": {
+        "smoke": {"gamma_step": 0.25, "gamma_max": 1.5, "max_depth": 10000, "per_decade": 1, "rho_points": 48,
+                  "trained": ["hidden", "all"], "gammas": [0.0, 0.25, 0.5, 1.0], "fit_from": 100,
+                  "kmax": 80, "dims": [3, 10],
+                  "dim": 3, "ns": [100, 200, 400], "seeds": 3, "n_test": 300, "centers": 20, "noise": 0.5,
+                  "depth": 100, "learn_gammas": [1.0, 0.0], "times_per_decade": 5, "seed": 0},
+        "default": {"gamma_step": 0.05, "gamma_max": 1.5, "max_depth": 10000, "per_decade": 3, "rho_points": 96,
+                    "trained": ["hidden", "all"], "gammas": [0.0, 0.25, 0.5, 0.75, 1.0], "fit_from": 100,
+                    "kmax": 120, "dims": [3, 10],
+                    "dim": 3, "ns": [100, 200, 400, 800, 1600], "seeds": 4, "n_test": 600, "centers": 20,
+                    "noise": 0.5, "depth": 1000, "learn_gammas": [1.0, 0.0], "times_per_decade": 10, "seed": 0},
+        "paper": {"gamma_step": 0.025, "gamma_max": 1.5, "max_depth": 10000, "per_decade": 6, "rho_points": 200,
+                  "trained": ["hidden", "all"], "gammas": [0.0, 0.125, 0.25, 0.375, 0.5, 0.75, 1.0], "fit_from": 100,
+                  "kmax": 240, "dims": [3, 10],
+                  "dim": 3, "ns": [250, 500, 1000, 2000, 4000, 8000], "seeds": 8, "n_test": 4000, "centers": 20,
+                  "noise": 0.5, "depth": 10000, "learn_gammas": [1.0, 0.0], "times_per_decade": 20, "seed": 0},
+    },
+    # Chapter 5 (companion.finite_width): init error, NTK change over training, width needed vs n.
+    "05_finite_width": {
+    "smoke": {
+        "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 64], "seeds": 2,
+        "gammas": [0.5], "activations": ["relu"], "scaling_activation": "relu", "init_widths": [16, 256],
+        "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0, "threshold": 0.1,
+    },
+    "default": {
+        "depth": 4, "d": 16, "n": 16, "ns": [8, 16, 32, 64], "n_test": 32, "widths": [32, 64, 128, 256],
+        "seeds": 3, "gammas": [0.0, 0.5, 1.0], "activations": ["relu", "gelu"], "scaling_activation": "relu",
+        "init_widths": [32, 128, 512, 2048], "init_n": 16, "max_steps": 2000, "tol": 1e-3, "lr_factor": 1.0,
+        "threshold": 0.1,
+    },
+    "paper": {
+        "depth": 4, "d": 16, "n": 16, "ns": [16, 32, 64, 128, 256], "n_test": 128,
+        "widths": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "seeds": 8, "gammas": [0.0, 0.5, 1.0],
+        "activations": ["relu", "gelu", "tanh"], "scaling_activation": "relu",
+        "init_widths": [64, 256, 1024, 4096, 8192], "init_n": 64, "max_steps": 20000, "tol": 1e-3,
+        "lr_factor": 1.0, "threshold": 0.05,
+    },
     },
     # Chapter 6 (companion.experiments): NTK regression on real data against depth. Two-class pairs:
     # MNIST 3 vs 5, CIFAR-10 deer (4) vs horse (7), CIFAR-100 apple (0) vs orange (53); see the chapter.
@@ -145,6 +187,26 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "asymptotic_depths": lambda n, v: _int_list(n, v, 1),
     "classes": lambda n, v: _int_list(n, v, 0),
     "gram_depths": lambda n, v: _int_list(n, v, 1),
+    "gamma_step": lambda n, v: check.real(n, v, minimum=0.0, min_inclusive=False),
+    "gamma_max": lambda n, v: check.real(n, v, minimum=0.0),
+    "trained": lambda n, v: _choice_list(n, v, check.TRAINED),
+    "kmax": lambda n, v: check.integer(n, v, minimum=8),
+    "dims": lambda n, v: _int_list(n, v, 3),
+    "dim": lambda n, v: check.integer(n, v, minimum=3),
+    "centers": lambda n, v: check.integer(n, v, minimum=1),
+    "noise": lambda n, v: check.real(n, v, minimum=0.0),
+    "learn_gammas": lambda n, v: _real_list(n, v, 0.0),
+    "times_per_decade": lambda n, v: check.integer(n, v, minimum=1),
+    # chapter 5 (companion.finite_width)
+    "d": lambda n, v: check.integer(n, v, minimum=2),
+    "init_n": lambda n, v: check.integer(n, v, minimum=2),
+    "init_widths": lambda n, v: _int_list(n, v, 1),
+    "activations": lambda n, v: _choice_list(n, v, ACTIVATIONS),
+    "scaling_activation": lambda n, v: check.choice(n, v, ACTIVATIONS),
+    "max_steps": lambda n, v: check.integer(n, v, minimum=1),
+    "tol": lambda n, v: check.real(n, v, minimum=0.0, maximum=1.0, max_inclusive=False),
+    "lr_factor": lambda n, v: check.real(n, v, minimum=0.0, maximum=2.0, min_inclusive=False, max_inclusive=False),
+    "threshold": lambda n, v: check.real(n, v, minimum=0.0, min_inclusive=False),
     # chapter 6 (companion.experiments)
     "class_sets": lambda n, v: _choice_list(n, v, ("two", "all")),
     "pairs": lambda n, v: _pairs(n, v),

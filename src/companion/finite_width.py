@@ -31,7 +31,7 @@ import math
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -45,55 +45,7 @@ from .sweep import run_sweep
 from .training import train
 
 SWEEP_VERSION = "2"  # part of every stored sweep entry's address: bump when a point function changes
-ACTIVATION_NAMES = tuple(models.ACTIVATIONS)
 
-# Chapter parameters (to live in companion.chapters.CHAPTERS["05_finite_width"]).
-PARAMS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 64], "seeds": 2,
-        "gammas": [0.5], "activations": ["relu"], "scaling_activation": "relu", "init_widths": [16, 256],
-        "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0, "threshold": 0.1,
-    },
-    "default": {
-        "depth": 4, "d": 16, "n": 16, "ns": [8, 16, 32, 64], "n_test": 32, "widths": [32, 64, 128, 256],
-        "seeds": 3, "gammas": [0.0, 0.5, 1.0], "activations": ["relu", "gelu"], "scaling_activation": "relu",
-        "init_widths": [32, 128, 512, 2048], "init_n": 16, "max_steps": 2000, "tol": 1e-3, "lr_factor": 1.0,
-        "threshold": 0.1,
-    },
-    "paper": {
-        "depth": 4, "d": 16, "n": 16, "ns": [16, 32, 64, 128, 256], "n_test": 128,
-        "widths": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "seeds": 8, "gammas": [0.0, 0.5, 1.0],
-        "activations": ["relu", "gelu", "tanh"], "scaling_activation": "relu",
-        "init_widths": [64, 256, 1024, 4096, 8192], "init_n": 64, "max_steps": 20000, "tol": 1e-3,
-        "lr_factor": 1.0, "threshold": 0.05,
-    },
-}
-
-
-def _names(name: str, value: Any) -> list[str]:
-    if not isinstance(value, (list, tuple)) or not value:
-        raise check.fail(name, value, "a non-empty list of " + ", ".join(ACTIVATION_NAMES))
-    return [check.choice(f"{name}[{i}]", v, ACTIVATION_NAMES) for i, v in enumerate(value)]
-
-
-# Validators for the parameter names this chapter adds to companion.chapters.VALIDATORS.
-VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
-    "d": lambda n, v: check.integer(n, v, minimum=2),
-    "init_n": lambda n, v: check.integer(n, v, minimum=2),
-    "init_widths": lambda n, v: [check.integer(f"{n}[{i}]", w, minimum=1) for i, w in enumerate(_list(n, v))],
-    "activations": _names,
-    "scaling_activation": lambda n, v: check.choice(n, v, ACTIVATION_NAMES),
-    "max_steps": lambda n, v: check.integer(n, v, minimum=1),
-    "tol": lambda n, v: check.real(n, v, minimum=0.0, maximum=1.0, max_inclusive=False),
-    "lr_factor": lambda n, v: check.real(n, v, minimum=0.0, maximum=2.0, min_inclusive=False, max_inclusive=False),
-    "threshold": lambda n, v: check.real(n, v, minimum=0.0, min_inclusive=False),
-}
-
-
-def _list(name: str, value: Any) -> list:
-    if not isinstance(value, (list, tuple)) or not value:
-        raise check.fail(name, value, "a non-empty list")
-    return list(value)
 
 
 # ----------------------------------------------------------------------------------------------------
