@@ -247,6 +247,21 @@ def test_fit_and_score_selects_on_validation_and_handles_one_hot():
         E.fit_and_score(K[:n], y[:n], y[n:], ["ridge"])
 
 
+def test_fit_and_score_on_an_accelerator_path_matches(monkeypatch):
+    """The GPU path (JAX arrays into companion.regression) gives the NumPy path's choices and scores."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((50, 4))
+    y = np.where(x[:, 1] > 0, 1.0, -1.0)
+    K = np.exp(-0.5 * ((x[:, None, :] - x[None, :30, :]) ** 2).sum(-1))
+    cpu = E.fit_and_score(K, y[:30], y[30:], ["ridge", "flow"], seed=3)
+    monkeypatch.setattr(E, "_on_accelerator", lambda: True)
+    dev = E.fit_and_score(K, y[:30], y[30:], ["ridge", "flow"], seed=3)
+    for a, b in zip(cpu, dev):
+        assert a["regularization"] == b["regularization"]
+        assert a["test_mse"] == pytest.approx(b["test_mse"], rel=1e-8)
+        assert a["test_accuracy"] == b["test_accuracy"]
+
+
 def test_trivial_predictor():
     acc, mse = E.trivial(np.array([1.0, 1.0, -1.0]), np.array([1.0, -1.0, -1.0, -1.0]))
     assert acc == 0.25 and mse == pytest.approx(np.mean((1 / 3 - np.array([1, -1, -1, -1])) ** 2))
