@@ -258,7 +258,7 @@ def run(P: dict[str, Any], log=print) -> dict[str, Any]:
             "gram": gram_study(P, log), "params": dict(P)}
 
 
-def limit_checks(points: int = 2000) -> dict[str, float]:
+def limit_checks(points: int = 500) -> dict[str, float]:
     """The headline numbers at ``L = 10^4`` for ``rho0`` in [-0.9, 0.99] (independent of the scale):
     sup distances of the FFNet NTK from 1/4 and of the ResNet ``gamma = 1`` hidden NTK from the depth-1
     kernel, and the FFNet rate ratio ``L^2 (1 - rho_L) / (9 pi^2 / 2)`` at ``rho0 = 0.5``."""

@@ -1,0 +1,50 @@
+"""companion.phase (chapter 4): the regime table's checks and the phase diagram's claims at smoke scale."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from companion import chapters, claims, phase
+
+
+def test_gamma_grid_contains_one_half():
+    g = phase.gamma_grid(0.05, 1.5)
+    assert len(g) == 31 and 0.5 in g and g[0] == 0.0 and g[-1] == 1.5
+
+
+def test_claims_hold_at_smoke_scale():
+    P = chapters.params("04_alpha_scaling", "smoke")
+    ph = phase.phase_diagram(P, log=lambda *a: None)
+    checked = phase.claims(ph, P["fit_from"])
+    ids = {c.id for c in checked}
+    assert {"04-ode-hidden", "04-ode-all", "04-depth1-hidden", "04-linear-all", "04-constant-alpha", "04-slow",
+            "04-phase-rate-hidden", "04-phase-rate-all", "04-phase-monotone"} <= ids
+    assert not claims.failures(checked), [(c.id, c.measured) for c in claims.failures(checked)]
+    rc = phase.regime_curves(P, log=lambda *a: None)
+    for fig in (phase.plot_phase(ph), phase.plot_regimes(rc)):
+        assert fig.axes
+        plt.close(fig)
+
+
+def test_trained_all_tends_to_the_linear_kernel_and_hidden_to_depth1():
+    rho = np.linspace(-0.9, 0.9, 7)
+    all_ = phase.normalized_ntk(rho, 10_000, 1.0, "all")
+    hidden = phase.normalized_ntk(rho, 10_000, 1.0, "hidden")
+    assert np.max(np.abs(all_ - rho)) < 1e-3
+    assert np.max(np.abs(hidden - phase.deep_limit(rho, "hidden"))) < 1e-4
+
+
+def test_effective_time_governs_gamma_below_one_half():
+    # Same effective time L alpha^2 = L^(1 - 2 gamma) = 100: (gamma, L) = (0.25, 10^4) and (0, 100) are
+    # close (both far from 1/4), whereas (0.25, 100) with T = 10 is much further from 1/4.
+    rho = np.linspace(-0.9, 0.9, 7)
+    a = phase.normalized_ntk(rho, 10_000, 0.25, "hidden")
+    b = phase.normalized_ntk(rho, 100, 0.0, "hidden")
+    c = phase.normalized_ntk(rho, 100, 0.25, "hidden")
+    assert np.max(np.abs(a - 0.25)) < np.max(np.abs(c - 0.25))
+    assert np.max(np.abs(a - b)) < 0.5 * np.max(np.abs(c - b))

@@ -1,0 +1,81 @@
+"""companion.spectral: Funk-Hecke coefficients by two independent computations, closed-form checks, the
+chapter's claims at smoke scale."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+from companion import chapters, claims, spectral
+
+
+def test_multiplicities():
+    # d = 3: 2k + 1; d = 4: (k + 1)^2; sum over k <= K of N(d, k) = dim of polynomials of degree <= K on S^{d-1}
+    k = np.arange(10)
+    assert np.array_equal(spectral.multiplicity(3, k), 2 * k + 1)
+    assert np.array_equal(spectral.multiplicity(4, k), (k + 1) ** 2)
+    K = 7
+    for d in (3, 5, 10):
+        total = spectral.multiplicity(d, np.arange(K + 1)).sum()
+        expected = math.comb(K + d - 1, d - 1) + math.comb(K + d - 2, d - 1)
+        assert total == expected
+
+
+def test_quadrature_of_monomials_matches_the_moment_formula():
+    # mu_k(t^n) = n! Gamma(d/2) / (2^n j! Gamma(j + k + d/2)), n - k = 2j >= 0
+    for d in (3, 4, 7):
+        for n in range(6):
+            mu = spectral.gegenbauer_coefficients(lambda t, n=n: t**n, d, 6)
+            for k in range(7):
+                if k > n or (n - k) % 2:
+                    assert abs(mu[k]) < 1e-14
+                else:
+                    j = (n - k) // 2
+                    exact = math.factorial(n) * special.gamma(d / 2) / (2**n * math.factorial(j) * special.gamma(j + k + d / 2))
+                    assert math.isclose(mu[k], exact, rel_tol=1e-12)
+
+
+def test_series_and_quadrature_agree_and_sum_to_the_diagonal():
+    for d in (3, 5):
+        s = spectral.depth1_coefficients(d, 40)
+        q = spectral.gegenbauer_coefficients(spectral.depth1_kernel, d, 40)
+        even = np.arange(41) % 2 == 0
+        assert np.allclose(s[even], q[even], rtol=1e-7)
+        assert math.isclose(s[1], 1 / (2 * d), rel_tol=1e-13) and math.isclose(q[1], 1 / (2 * d), rel_tol=1e-12)
+        assert np.all(np.abs(q[3::2]) < 1e-15)
+        # k(1) = sum_k N(d, k) mu_k = 1 (the tail beyond k = 40 is small and positive)
+        total = float((spectral.multiplicity(d, np.arange(41)) * s).sum())
+        assert 0.98 < total < 1.0
+
+
+def test_depth1_kernel_matches_the_kernel_module():
+    from companion import kernels
+
+    t = np.linspace(-1, 1, 101)
+    assert np.allclose(spectral.depth1_kernel(t), np.asarray(kernels.depth1_limit(t).ntk), atol=1e-14)
+
+
+def test_eigenvalue_ordering():
+    mu = np.array([0.5, 0.1, 0.2, 0.0, 0.05])
+    e = spectral.eigenvalues_with_index(mu, 3)
+    assert list(e["degree"]) == [0, 2, 1, 4]
+    assert list(e["first"]) == [1, 2, 7, 10] and list(e["last"]) == [1, 6, 9, 18]
+
+
+def test_claims_hold_at_smoke_scale():
+    P = chapters.params("04_alpha_scaling", "smoke")
+    res = spectral.spectrum_study(P, log=lambda *a: None)
+    checked = spectral.claims(res)
+    assert len(checked) == 4 * len(P["dims"])
+    assert not claims.failures(checked), [(c.id, c.measured) for c in claims.failures(checked)]
+    assert "| 3 |" in spectral.table(res)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match=r"d=2 is invalid"):
+        spectral.depth1_coefficients(2, 10)
+    with pytest.raises(ValueError, match=r"kmax=-1 is invalid"):
+        spectral.gegenbauer_coefficients(spectral.depth1_kernel, 3, -1)

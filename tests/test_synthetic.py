@@ -1,0 +1,58 @@
+"""companion.synthetic (chapter 4): the target lies in the RKHS and has unit L2 norm, the kernel matches
+the kernel module, and the chapter's claims hold at smoke scale (and at the default scale, slow)."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from companion import chapters, claims, kernels, synthetic
+
+
+def test_sphere_and_target_normalisation():
+    rng = np.random.default_rng(1)
+    x = synthetic.sphere(50_000, 3, rng)
+    assert np.allclose(np.linalg.norm(x, axis=1), 1.0)
+    f = synthetic.Target(3, 20, seed=0)
+    assert math.isclose(float(np.mean(f(x) ** 2)), 1.0, rel_tol=0.05)
+    assert f.rkhs_norm() > 0
+
+
+def test_learning_kernel_matches_the_kernel_module_and_is_chunked():
+    rng = np.random.default_rng(2)
+    x = synthetic.sphere(40, 3, rng)
+    rho = np.clip(x @ x.T, -1, 1)
+    for gamma in (1.0, 0.0):
+        a = synthetic.learning_kernel(rho, 50, gamma)
+        b = np.asarray(kernels.resnet_normalized(rho, 50, 50.0 ** (-gamma), "hidden").ntk)
+        assert a.shape == rho.shape and np.max(np.abs(a - b)) < 1e-10
+
+
+def test_stopping_times():
+    t = synthetic.stopping_times(10)
+    assert t[0] == pytest.approx(0.1) and t[-1] == pytest.approx(1e7) and len(t) == 81
+
+
+def test_claims_hold_at_smoke_scale():
+    P = chapters.params("04_alpha_scaling", "smoke")
+    res = synthetic.excess_risk_curves(P, log=lambda *a: None)
+    checked = synthetic.claims(res)
+    assert {c.id for c in checked} == {"04-es-rate", "04-interp-worse", "04-const-worse"}
+    assert not claims.failures(checked), [(c.id, c.measured) for c in claims.failures(checked)]
+    assert "early stopping" in synthetic.rates_table(res)
+    for fig in (synthetic.plot_rates(res), synthetic.plot_risk_vs_time(res)):
+        plt.close(fig)
+
+
+@pytest.mark.slow
+def test_claims_hold_at_default_scale():
+    P = chapters.params("04_alpha_scaling", "default")
+    res = synthetic.excess_risk_curves(P, log=lambda *a: None)
+    assert not claims.failures(synthetic.claims(res))
