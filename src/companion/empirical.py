@@ -201,6 +201,9 @@ def empirical_ntk(
     if method == "structured" or (method == "auto" and _is_structured(net, params)):
         if not _is_structured(net, params):
             raise check.fail("method", method, "'auto', 'jacobian' or 'jvp' for a network not built by companion.models")
+        in_dim = params["W_in" if net.arch == "ffnet" else "A"].shape[1]
+        if a.shape[1] != in_dim:
+            raise check.fail("x1", f"array with {a.shape[1]} features", f"the network's input dimension ({in_dim})")
         theta = _structured_ntk(net, params, a, None if symmetric else b)
         return 0.5 * (theta + theta.T) if symmetric else theta
     row_bytes = param_count(net, params) * jnp.dtype(dt).itemsize

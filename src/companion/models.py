@@ -70,6 +70,15 @@ def _dtype_of(dtype) -> jnp.dtype:
     return jnp.dtype(dt)
 
 
+def _inputs(x, dt, in_dim: int) -> jax.Array:
+    """``x`` as a ``(n, in_dim)`` array of dtype ``dt``: shapes are static, so this check also runs on
+    traced arrays (inside ``jit``/``grad``), where a mismatch would otherwise be a ``dot_general`` error."""
+    x = jnp.asarray(x, dt)
+    if x.ndim != 2 or x.shape[1] != in_dim:
+        raise check.fail("x", f"array of shape {x.shape}", f"shape (n, {in_dim}): the in_dim the parameters were built with")
+    return x
+
+
 def ffnet(depth: int, width: int, activation: str = "relu", dtype="float64") -> Network:
     """FFNet with ``depth`` hidden layers of ``width`` units (all ``L + 1`` matrices trained).
 
@@ -96,7 +105,7 @@ def ffnet(depth: int, width: int, activation: str = "relu", dtype="float64") -> 
         }
 
     def hidden(params: Params, x: jax.Array) -> jax.Array:
-        x1 = scale * phi(jnp.asarray(x, dt) @ params["W_in"].T)
+        x1 = scale * phi(_inputs(x, dt, params["W_in"].shape[1]) @ params["W_in"].T)
 
         def step(h, W):
             h = scale * phi(h @ W.T)
@@ -149,7 +158,7 @@ def resnet(
         }
 
     def hidden(params: Params, x: jax.Array) -> jax.Array:
-        x0 = jnp.asarray(x, dt) @ params["A"].T * outer
+        x0 = _inputs(x, dt, params["A"].shape[1]) @ params["A"].T * outer
 
         def step(h, WV):
             W, V = WV
