@@ -104,3 +104,92 @@ def test_zero_input_row_gives_zero_output_and_ntk_row(name, x, zero, seed):
 def test_init_rejects_bad_in_dim(in_dim, name):
     with raises_named("in_dim"):
         NETS[name].init(jax.random.PRNGKey(0), in_dim)
+
+
+# ----------------------------------------------------------------------------------------- training
+from companion import training  # noqa: E402
+
+
+def psd(n: int, rank: int, scale: float, seed: int) -> np.ndarray:
+    """A PSD ``(n, n)`` matrix of the given rank (0: the zero matrix) and scale."""
+    g = np.random.default_rng(seed).standard_normal((n, max(rank, 1)))
+    return scale * (g @ g.T) * (rank > 0)
+
+
+@SETTINGS
+@given(n=st.sampled_from([1, 3, 5]), rank=st.integers(0, 5), scale=st.sampled_from([1e-300, 1e-8, 1.0, 1e8, 1e150]),
+       seed=st.integers(0, 2**16), lr=st.floats(0.01, 1.99), steps=st.sampled_from([0, 1, 7, 1000]))
+def test_linearised_is_finite_for_singular_and_extreme_kernels(n, rank, scale, seed, lr, steps):
+    """Any stable step (``eta lambda_max / n < 2``) gives finite predictions, also for rank-deficient, zero,
+    tiny and huge kernels (the zero-eigenvalue limit ``t eta / n`` of the filter is used, never 0/0)."""
+    K = psd(n, min(rank, n), scale, seed)
+    Kt = psd(n + 2, min(rank, n), scale, seed + 1)[:2, :n]
+    y = np.sign(np.arange(n) - 0.5)
+    lam = np.linalg.eigvalsh(K)[-1]
+    eta = training.step_size(K, n, lr) if lam > 0 else lr
+    out = training.linearised(K, Kt, np.zeros(n), np.zeros(2), y, eta, steps)
+    assert out["f_train"].shape == (steps + 1, n) and out["f_test"].shape == (steps + 1, 2)
+    for v in out.values():
+        assert np.all(np.isfinite(v))
+    assert np.all(np.diff(out["loss"]) <= 1e-12 * out["loss"][0])  # a stable step never increases the loss
+
+
+@SETTINGS
+@given(eta=bad_nonneg_reals | st.just(0.0), steps=st.one_of(st.integers(max_value=-1), st.floats(), st.booleans()),
+       which=st.sampled_from(["eta", "steps"]))
+def test_linearised_rejects_bad_step_arguments(eta, steps, which):
+    args = {"eta": 0.5, "steps": 3, which: eta if which == "eta" else steps}
+    with raises_named(which):
+        training.linearised(np.eye(2), np.zeros((0, 2)), np.zeros(2), np.zeros(0), np.ones(2), **args)
+
+
+@pytest.mark.parametrize("bad,name", [
+    ({"theta0": np.ones((2, 3))}, "theta0"), ({"theta0": np.array([[math.nan, 0], [0, 1]])}, "theta0"),
+    ({"theta0_test": np.ones((1, 3))}, "theta0_test"), ({"f0": np.zeros(3)}, "f0"), ({"f0_test": np.zeros(2)}, "f0_test"),
+    ({"y": np.ones(3)}, "y"), ({"y": ["a", "b"]}, "y"), ({"y": np.array([1.0, math.inf])}, "y"),
+])
+def test_linearised_rejects_bad_arrays(bad, name):
+    args = {"theta0": np.eye(2), "theta0_test": np.ones((1, 2)), "f0": np.zeros(2), "f0_test": np.zeros(1),
+            "y": np.ones(2), "eta": 0.5, "steps": 3, **bad}
+    with raises_named(name):
+        training.linearised(**args)
+
+
+@SETTINGS
+@given(a=matrix(2, 2), b=matrix(2, 2), c=st.floats(1e-100, 1e100))
+def test_relative_change_is_scale_free_and_rejects_bad_kernels(a, b, c):
+    if np.linalg.norm(a) == 0:
+        with raises_named("theta0"):
+            training.relative_change(a, b)
+        return
+    r = training.relative_change(a, b)
+    assert math.isfinite(r) and r >= 0
+    assert math.isclose(training.relative_change(c * a, c * b), r, rel_tol=1e-12, abs_tol=1e-300)
+    with raises_named("theta1"):
+        training.relative_change(a, np.ones((3, 3)))
+    with raises_named("theta1"):
+        training.relative_change(a, np.full((2, 2), math.nan))
+
+
+@SETTINGS
+@given(n=st.one_of(st.integers(max_value=0), st.floats(), st.booleans()), lr=bad_nonneg_reals | st.just(0.0),
+       which=st.sampled_from(["n", "lr_factor", "theta0"]))
+def test_step_size_rejects_bad_arguments(n, lr, which):
+    args = {"theta0": np.eye(2), "n": 2, "lr_factor": 1.0}
+    args[which] = {"n": n, "lr_factor": lr, "theta0": np.ones((2, 3))}[which]
+    with raises_named(which):
+        training.step_size(**args)
+    with raises_named("theta0"):
+        training.step_size(np.zeros((2, 2)), 2)
+
+
+@pytest.mark.parametrize("kw,name", [
+    ({"y": ["a", "b", "c"]}, "y"), ({"y": np.ones(2)}, "y"), ({"x": np.ones((3, 4))}, "x"),
+    ({"x_test": np.ones((2, 4))}, "x_test"), ({"x_test": np.ones((2, 3)), "y_test": np.ones(3)}, "y_test"),
+    ({"steps": 0}, "steps"), ({"lr_factor": 2.0}, "lr_factor"), ({"tol": -1.0}, "tol"), ({"chunk": 1.5}, "chunk"),
+])
+def test_train_rejects_bad_arguments(kw, name):
+    net = NETS["ffnet"]
+    args = {"x": np.eye(3), "y": np.array([1.0, -1.0, 1.0]), **kw}
+    with raises_named(name):
+        training.train(net, net.init(jax.random.PRNGKey(0), 3), **args)

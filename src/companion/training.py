@@ -35,17 +35,42 @@ from .models import Network, Params, split
 __all__ = ["TrainResult", "train", "linearised", "relative_change", "step_size"]
 
 
+def _array(name: str, value, shape: tuple[int, ...] | None = None, what: str = "") -> np.ndarray:
+    """``value`` as a finite float64 array (of ``shape`` if given); the standard error otherwise."""
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise check.fail(name, value, f"a real numeric array{what}") from None
+    if shape is not None and a.shape != shape:
+        raise check.fail(name, f"array of shape {a.shape}", f"shape {shape}{what}")
+    if not np.all(np.isfinite(a)):
+        raise check.fail(name, "array with non-finite entries", "finite entries only (no NaN or inf)")
+    return a
+
+
+def _kernel(name: str, value) -> np.ndarray:
+    a = _array(name, value)
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 1:
+        raise check.fail(name, f"array of shape {a.shape}", "a square (n, n) kernel matrix, n >= 1")
+    return a
+
+
 def relative_change(theta0, theta1) -> float:
-    """``||theta1 - theta0||_F / ||theta0||_F``."""
-    a, b = np.asarray(theta0), np.asarray(theta1)
-    if a.shape != b.shape:
-        raise check.fail("theta1", f"array of shape {b.shape}", f"the shape of theta0 {a.shape}")
-    return float(np.linalg.norm(b - a) / np.linalg.norm(a))
+    """``||theta1 - theta0||_F / ||theta0||_F`` (both finite, same shape, ``theta0`` not zero)."""
+    a = _array("theta0", theta0)
+    b = _array("theta1", theta1, a.shape, " (the shape of theta0)")
+    norm = float(np.linalg.norm(a))
+    if not norm > 0:
+        raise check.fail("theta0", "a zero array", "an array with a non-zero norm (it is the denominator)")
+    return float(np.linalg.norm(b - a) / norm)
 
 
 def step_size(theta0, n: int, lr_factor: float = 1.0) -> float:
     """``eta = lr_factor * n / lambda_max(theta0)`` (gradient descent on the 1/(2n)-normalised loss)."""
-    lam = float(np.linalg.eigvalsh(np.asarray(theta0, dtype=float))[-1])
+    K = _kernel("theta0", theta0)
+    n = check.integer("n", n, minimum=1)
+    lr_factor = check.real("lr_factor", lr_factor, minimum=0.0, min_inclusive=False)
+    lam = float(np.linalg.eigvalsh(K)[-1])
     if not lam > 0:
         raise check.fail("theta0", f"kernel with top eigenvalue {lam}", "a kernel with a positive top eigenvalue")
     return lr_factor * n / lam
@@ -65,22 +90,29 @@ def linearised(theta0, theta0_test, f0, f0_test, y, eta: float, steps: int) -> d
       ``{"f_train": (steps+1, n), "f_test": (steps+1, n_test), "loss": (steps+1,)}`` where row ``t``
       is the prediction after ``t`` steps and ``loss = 1/(2n) |f_t - y|^2``.
     """
-    K = np.asarray(theta0, dtype=float)
+    K = _kernel("theta0", theta0)
     n = K.shape[0]
+    Kt = _array("theta0_test", theta0_test)
+    Kt = Kt.reshape(0, n) if Kt.size == 0 else Kt  # no test points: (0,), (0, 0) or (0, n)
+    if Kt.ndim != 2 or Kt.shape[1] != n:
+        raise check.fail("theta0_test", f"array of shape {Kt.shape}", f"shape (n_test, {n}): K(X_test, X_train)")
+    f0 = _array("f0", f0, (n,))
+    f0_test = _array("f0_test", f0_test, (Kt.shape[0],), " (one output per row of theta0_test)")
+    y = _array("y", y, (n,))
+    eta = check.real("eta", eta, minimum=0.0, min_inclusive=False)
+    steps = check.integer("steps", steps, minimum=0)
     lam, U = np.linalg.eigh(0.5 * (K + K.T))
     lam = np.maximum(lam, 0.0)  # rounding can leave tiny negative eigenvalues of a PSD kernel
     t = np.arange(steps + 1, dtype=float)[:, None]
     a = eta * lam / n
     decay = (1.0 - a)[None, :] ** t  # (1 - eta lam / n)^t; t is integer-valued, so any sign is fine
-    f0 = np.asarray(f0, dtype=float)
-    r0 = U.T @ (np.asarray(y, dtype=float) - f0)  # residual y - f0 in the eigenbasis
+    r0 = U.T @ (y - f0)  # residual y - f0 in the eigenbasis
     f_train = f0 + ((1.0 - decay) * r0) @ U.T
     # g_t(lam) = (1 - (1 - eta lam / n)^t) / lam, with its limit t eta / n as lam -> 0.
     tiny = 1e-12 * max(lam[-1], 1e-300)
     g = np.where(lam > tiny, (1.0 - decay) / np.where(lam > tiny, lam, 1.0), t * eta / n)
-    Kt = np.asarray(theta0_test, dtype=float).reshape(-1, n)
-    f_test = np.asarray(f0_test, dtype=float) + (g * r0) @ (Kt @ U).T
-    loss = 0.5 * np.mean((f_train - np.asarray(y, dtype=float)) ** 2, axis=1)
+    f_test = f0_test + (g * r0) @ (Kt @ U).T
+    loss = 0.5 * np.mean((f_train - y) ** 2, axis=1)
     return {"f_train": f_train, "f_test": f_test, "loss": loss}
 
 
@@ -125,8 +157,9 @@ class TrainResult:
 
     @property
     def rel_change(self) -> float:
-        """``||Theta_T - Theta_0||_F / ||Theta_0||_F`` on the training inputs."""
-        return relative_change(self.theta0, self.thetaT)
+        """``||Theta_T - Theta_0||_F / ||Theta_0||_F`` on the training inputs (NaN for a diverged run,
+        whose ``thetaT`` is NaN)."""
+        return math.nan if self.diverged else relative_change(self.theta0, self.thetaT)
 
     def prediction_gap(self, on: str = "test") -> float:
         """Distance between network and linearised predictions at the end, relative to how far the
@@ -216,9 +249,10 @@ def train(
     dt = jax.tree_util.tree_leaves(trained)[0].dtype
     xa = check.matrix("x", x)
     n, d = xa.shape
-    ya = np.asarray(y, dtype=float)
-    if ya.shape != (n,) or not np.all(np.isfinite(ya)):
-        raise check.fail("y", f"array of shape {ya.shape}", f"finite targets of shape ({n},)")
+    first = params.get({"ffnet": "W_in", "resnet": "A"}.get(net.arch, ""))
+    if first is not None and first.shape[-1] != d:  # a companion.models network: its input dimension is known
+        raise check.fail("x", f"array with {d} features", f"the network's input dimension ({first.shape[-1]})")
+    ya = _array("y", y, (n,), " (one target per row of x)")
     if x_test is None:
         if y_test is not None:
             raise check.fail("y_test", "an array", "None when x_test is None")
@@ -227,9 +261,7 @@ def train(
         xt = check.matrix("x_test", x_test, features=d, other="x")
     yt = None
     if y_test is not None:
-        yt = np.asarray(y_test, dtype=float)
-        if yt.shape != (xt.shape[0],) or not np.all(np.isfinite(yt)):
-            raise check.fail("y_test", f"array of shape {yt.shape}", f"finite targets of shape ({xt.shape[0]},)")
+        yt = _array("y_test", y_test, (xt.shape[0],), " (one target per row of x_test)")
     kw = {} if ntk_max_bytes is None else {"max_bytes": ntk_max_bytes}
 
     X, Y, XT = jnp.asarray(xa, dt), jnp.asarray(ya, dt), jnp.asarray(xt, dt)
