@@ -193,3 +193,61 @@ def test_train_rejects_bad_arguments(kw, name):
     args = {"x": np.eye(3), "y": np.array([1.0, -1.0, 1.0]), **kw}
     with raises_named(name):
         training.train(net, net.init(jax.random.PRNGKey(0), 3), **args)
+
+
+# --------------------------------------------------------------------------------------------- fits
+from companion import fits  # noqa: E402
+
+positive = st.floats(1e-300, 1e300)
+
+
+@SETTINGS
+@given(prefactor=positive, slope=st.floats(-1e3, 1e3).filter(lambda s: s != 0 and abs(s) > 1e-300),
+       threshold=positive)
+def test_power_law_solve_never_raises_or_nans_on_valid_input(prefactor, slope, threshold):
+    """The crossing ``(t / C)^(1 / s)`` is a float in ``[0, inf]`` for every valid input; ``inf`` when it
+    lies beyond the float range (a nearly flat law), never an OverflowError or ZeroDivisionError."""
+    x = fits.power_law_solve(prefactor, slope, threshold)
+    assert x >= 0 and not math.isnan(x)
+    if 0 < x < math.inf:
+        # where it is representable it solves the equation (to the accuracy that the logs allow)
+        assert math.isclose(math.log(prefactor) + slope * math.log(x), math.log(threshold),
+                            rel_tol=1e-9, abs_tol=1e-9 * (1 + abs(slope * math.log(x))))
+
+
+@SETTINGS
+@given(value=bad_nonneg_reals | st.just(0.0), which=st.sampled_from(["prefactor", "threshold"]))
+def test_power_law_solve_rejects_bad_arguments(value, which):
+    args = {"prefactor": 1.0, "slope": -1.0, "threshold": 0.5, which: value}
+    with raises_named(which):
+        fits.power_law_solve(**args)
+
+
+@SETTINGS
+@given(x=st.one_of(st.lists(st.text(max_size=2), min_size=2, max_size=3), st.lists(st.sampled_from([-1.0, 0.0, math.nan, math.inf]), min_size=2, max_size=3), st.just([1.0]), st.just([[1.0, 2.0]])),
+       which=st.sampled_from(["x", "y"]))
+def test_loglog_slope_rejects_bad_values(x, which):
+    good = [1.0, 2.0, 4.0][: max(len(x), 2)]
+    args = {"x": good, "y": good, which: x}
+    with raises_named(which):
+        fits.loglog_slope(**args)
+
+
+@SETTINGS
+@given(seed=st.one_of(st.integers(max_value=-1), st.floats(), st.booleans(), st.text(max_size=2)),
+       level=st.sampled_from([0.95, 0.0, 1.0, math.nan]), method=st.sampled_from(["t", "bootstrap", "x"]))
+def test_power_law_rejects_bad_options(seed, level, method):
+    y = [[1.0, 0.5, 0.26], [1.1, 0.52, 0.24]]
+    if level == 0.95 and method == "t":
+        return  # the seed is not used by the t-interval
+    with pytest.raises(ValueError, match=r"(seed|level|method)=.* is invalid; allowed: "):
+        fits.power_law([1, 2, 4], y, level=level, method=method, seed=seed)
+
+
+@settings(SETTINGS, max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_power_law_bootstrap_is_deterministic_in_seed(seed):
+    y = np.exp(-0.5 * np.log([[8, 16, 32, 64]] * 3)) * (1 + 0.1 * np.arange(3)[:, None] * np.array([1, -1, 1, -1]))
+    a = fits.power_law([8, 16, 32, 64], y, method="bootstrap", n_boot=50, seed=seed)
+    b = fits.power_law([8, 16, 32, 64], y, method="bootstrap", n_boot=50, seed=seed)
+    assert a == b

@@ -13,6 +13,7 @@ Logarithms are natural; ``intercept`` is ``log C`` in ``y ~ C x^slope``.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -24,8 +25,15 @@ from . import _validate as check
 __all__ = ["loglog_slope", "PowerLawFit", "power_law", "power_law_solve"]
 
 
+def _floats(name: str, value: Any) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise check.fail(name, value, "real numbers") from None
+
+
 def _positive_vector(name: str, value: Any) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
+    arr = _floats(name, value)
     if arr.ndim != 1 or arr.size < 2:
         raise check.fail(name, f"array of shape {arr.shape}", "a 1-D array of at least 2 values")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
@@ -125,7 +133,7 @@ def power_law(
       A :class:`PowerLawFit`; the point estimate is always the pooled fit over all seeds.
     """
     xv = _positive_vector("x", x)
-    ya = np.asarray(y, dtype=float)
+    ya = _floats("y", y)
     if ya.ndim == 1:
         ya = ya[None, :]
     if ya.ndim != 2 or ya.shape[1] != xv.size:
@@ -135,6 +143,7 @@ def power_law(
     level = check.real("level", level, minimum=0.0, maximum=1.0, min_inclusive=False, max_inclusive=False)
     check.choice("method", method, ("t", "bootstrap"))
     n_boot = check.integer("n_boot", n_boot, minimum=10)
+    seed = check.integer("seed", seed, minimum=0)
     S = ya.shape[0]
     ok = np.isfinite(ya)
     xx = np.broadcast_to(xv, ya.shape)
@@ -163,6 +172,9 @@ def power_law(
         if np.ptp(np.log(xb[ob])) == 0:
             continue
         boots.append(loglog_slope(xb[ob], yb[ob])[0])
+    if len(boots) < 2:
+        raise check.fail("y", f"{S} seeds whose resamples left one distinct x in {n_boot - len(boots)} of {n_boot}",
+                         "seeds with finite values at two or more x (or method='t')")
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return PowerLawFit(slope, intercept, math.nan, float(lo), float(hi), level, "bootstrap", S)
 
@@ -171,11 +183,20 @@ def power_law_solve(prefactor: float, slope: float, threshold: float) -> float:
     """The ``x`` at which ``prefactor * x**slope == threshold`` (``slope != 0``).
 
     For a decreasing law (``slope < 0``) this is the smallest ``x`` with ``y <= threshold``:
-    ``x* = (prefactor / threshold) ** (1 / -slope)``.
+    ``x* = (prefactor / threshold) ** (1 / -slope)``. A crossing beyond the float range is ``inf``
+    (or ``0.0``), e.g. for a nearly flat law: never reached within any measurable width.
     """
     prefactor = check.real("prefactor", prefactor, minimum=0.0, min_inclusive=False)
     threshold = check.real("threshold", threshold, minimum=0.0, min_inclusive=False)
     slope = check.real("slope", slope)
     if slope == 0:
         raise check.fail("slope", slope, "a non-zero exponent")
-    return float((threshold / prefactor) ** (1.0 / slope))
+    ratio = threshold / prefactor
+    if 0.0 < ratio < math.inf:
+        try:
+            return float(ratio ** (1.0 / slope))
+        except OverflowError:
+            return math.inf
+    # threshold / prefactor itself under- or overflowed: work with logarithms
+    log_x = (math.log(threshold) - math.log(prefactor)) / slope
+    return math.inf if log_x > math.log(sys.float_info.max) else math.exp(log_x)
