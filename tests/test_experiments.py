@@ -267,3 +267,21 @@ def test_trivial_predictor():
     assert acc == 0.25 and mse == pytest.approx(np.mean((1 / 3 - np.array([1, -1, -1, -1])) ** 2))
     acc, _ = E.trivial(np.eye(3)[[0, 1, 1]], np.eye(3)[[1, 2]])
     assert acc == 0.5
+
+
+def test_blas_threads_sets_and_restores():
+    import ctypes
+
+    np.linalg.eigh(np.eye(3))  # make sure NumPy's BLAS is loaded
+    libs = E._openblas_libraries()
+    if not libs:
+        pytest.skip("no OpenBLAS loaded (another BLAS): blas_threads does nothing")
+    lib = libs[0]
+    get = next(getattr(lib, g) for g in E._GET if hasattr(lib, g))
+    get.restype = ctypes.c_int
+    before = get()
+    with E.blas_threads(1):
+        assert get() == 1
+    assert get() == before
+    with pytest.raises(ValueError, match="n=0"):
+        E.blas_threads(0)

@@ -67,6 +67,7 @@ __all__ = [
     "table_note",
     "shallow_accuracy",
     "sizes",
+    "blas_threads",
 ]
 
 KINDS = ("two", "all")
@@ -350,20 +351,88 @@ def _draw(task: Task, P: Mapping[str, Any], seed: int, raw):
     return data.prepare(task.dataset, cls, n_train, n_test, seed=seed, balanced=False, raw=raw)
 
 
-def run(P: Mapping[str, Any], log: Callable[[str], Any] = print) -> dict[str, Any]:
+_SET = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads_64_", "scipy_openblas_set_num_threads",
+        "openblas_set_num_threads64_", "openblas_set_num_threads")
+_GET = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads_64_", "scipy_openblas_get_num_threads",
+        "openblas_get_num_threads64_", "openblas_get_num_threads")
+
+
+def _openblas_libraries() -> list[Any]:
+    """The OpenBLAS libraries loaded in this process (Linux: from ``/proc/self/maps``), as ctypes handles."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            names = {line.split()[-1] for line in f if len(line.split()) >= 6}
+    except OSError:
+        return []
+    paths = sorted(n for n in names if "openblas" in Path(n).name.lower() and ".so" in Path(n).name)
+    libs = []
+    for path in paths:
+        try:
+            libs.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return libs
+
+
+class blas_threads:
+    """Context manager: run OpenBLAS (NumPy's linear algebra) on ``n`` threads, then restore.
+
+    The grid is thousands of small eigendecompositions (n ~ 500). On a machine whose cores are shared
+    with other processes, OpenBLAS's threads wait for each other and one call can take ten times
+    longer than on one thread; for matrices of this size a second thread gains little even on an idle
+    machine. Without OpenBLAS (another BLAS, or not on Linux) this does nothing.
+    """
+
+    def __init__(self, n: int = 1):
+        self.n = check.integer("n", n, minimum=1)
+        self._restore: list[tuple[Any, int]] = []
+
+    def __enter__(self):
+        import ctypes
+
+        for lib in _openblas_libraries():
+            get = next((getattr(lib, g) for g in _GET if hasattr(lib, g)), None)
+            put = next((getattr(lib, p) for p in _SET if hasattr(lib, p)), None)
+            if get is None or put is None:
+                continue
+            get.restype = ctypes.c_int
+            before = int(get())
+            put.argtypes = [ctypes.c_int]
+            put(self.n)
+            self._restore.append((put, before))
+        return self
+
+    def __exit__(self, *exc):
+        for put, before in self._restore:
+            put(before)
+        self._restore = []
+        return False
+
+
+def run(P: Mapping[str, Any], log: Callable[[str], Any] = print, *, threads: int | None = 1) -> dict[str, Any]:
     """Run the whole grid: tasks x seeds x architectures x depths x methods.
 
     Args:
       P: parameters (``companion.chapters.params("06_experiments", scale)``); validated first.
       log: progress messages (one line per task and seed).
+      threads: OpenBLAS threads during the run (see :class:`blas_threads`); ``None`` leaves them alone.
 
     Returns:
       ``{"rows": [dict with COLUMNS], "params": P, "grids": {...}, "datasets": {task title: provenance},
       "seconds": float}``.
     """
+    P = {**dict(P), **validate(P)}
+    if threads is None:
+        return _run(P, log)
+    with blas_threads(threads):
+        return _run(P, log)
+
+
+def _run(P: Mapping[str, Any], log: Callable[[str], Any]) -> dict[str, Any]:
     from . import data
 
-    P = {**dict(P), **validate(P)}
     all_tasks = tasks(P)
     configs = sum(len(architectures(1, P["gammas"])) for _ in P["depths"])
     log(f"Experiments: {len(all_tasks)} task(s) x {P['seeds']} seed(s) x {configs} kernels "
