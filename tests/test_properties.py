@@ -251,3 +251,91 @@ def test_power_law_bootstrap_is_deterministic_in_seed(seed):
     a = fits.power_law([8, 16, 32, 64], y, method="bootstrap", n_boot=50, seed=seed)
     b = fits.power_law([8, 16, 32, 64], y, method="bootstrap", n_boot=50, seed=seed)
     assert a == b
+
+
+# --------------------------------------------------------------------------------------- regression
+from companion import regression as R  # noqa: E402
+
+GRID = {"ridge": [0.0, 1e-300, 1e-12, 1e-3, 1.0, 1e300, math.inf], "flow": [0.0, 1e-300, 1e-3, 1.0, 1e12, 1e300, math.inf]}
+
+
+@SETTINGS
+@given(n=st.sampled_from([2, 4, 6]), rank=st.integers(0, 6), scale=st.sampled_from([1e-300, 1e-8, 1.0, 1e8, 1e150]),
+       seed=st.integers(0, 2**16), method=st.sampled_from(["ridge", "flow"]), dtype=st.sampled_from(["float64", "float32"]),
+       one_hot=st.booleans())
+def test_regression_is_finite_for_rank_deficient_and_extreme_kernels(n, rank, scale, seed, method, dtype, one_hot):
+    """Every grid value (0, tiny, huge, inf) on a PSD kernel of any rank (0 included) and scale gives finite
+    dual coefficients and predictions; the filter never divides by a zero eigenvalue."""
+    if dtype == "float32":
+        scale = min(max(scale, 1e-8), 1e8)  # float32's range
+    G = psd(n + 3, min(rank, n), scale, seed)
+    K, Kt = G[:n, :n], G[n:, :n]
+    y = np.eye(3)[np.arange(n) % 3] if one_hot else np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    model = R.KernelRegression(K, y, dtype=dtype)
+    for out in (model.coefficients(method, GRID[method]), model.predict(Kt, method, GRID[method]),
+                model.predict_train(method, GRID[method])):
+        assert np.all(np.isfinite(np.asarray(out))), (method, out)
+    zero = GRID[method].index(0.0 if method == "flow" else math.inf)
+    assert np.all(np.asarray(model.predict(Kt, method, GRID[method]))[zero] == 0)  # no fit: the zero function
+    if rank > 0 and dtype == "float64":
+        pred = R.kernel_ridge(K, y, Kt, 1e-3 * scale)  # a ridge well above rounding: Cholesky succeeds
+        assert np.all(np.isfinite(pred))
+
+
+@SETTINGS
+@given(values=st.one_of(st.lists(st.sampled_from([-1.0, math.nan, -math.inf]), min_size=1, max_size=3),
+                        st.just([]), st.lists(st.text(max_size=2), min_size=1, max_size=2), st.just([[1.0], [2.0]])),
+       method=st.sampled_from(["ridge", "flow"]))
+def test_regression_rejects_bad_grids(values, method):
+    model = R.KernelRegression(np.eye(2), np.ones(2))
+    with raises_named("values"):
+        model.predict(np.ones((1, 2)), method, values)
+    with raises_named("values"):
+        R.spectral_filter(np.ones(2), method, values, 2)
+
+
+@SETTINGS
+@given(n=st.one_of(st.integers(max_value=0), st.floats(), st.booleans()),
+       eig=st.sampled_from([np.array([]), np.ones((2, 2)), np.array([1.0, math.nan]), np.array([math.inf]), "a"]),
+       rcond=st.sampled_from([-1.0, math.nan, "x"]), which=st.sampled_from(["n", "eigenvalues", "rcond"]))
+def test_spectral_filter_rejects_bad_arguments(n, eig, rcond, which):
+    args = {"eigenvalues": np.array([0.0, 1.0]), "n": 2, "rcond": None, which: {"n": n, "eigenvalues": eig, "rcond": rcond}[which]}
+    with raises_named(which):
+        R.spectral_filter(method="ridge", values=[0.0, 1.0], **args)
+
+
+@SETTINGS
+@given(bad=st.sampled_from([math.nan, math.inf, -math.inf]), i=st.integers(0, 3),
+       which=st.sampled_from(["pred", "y"]), metric=st.sampled_from([R.mse, R.accuracy]))
+def test_metrics_reject_non_finite_values(bad, i, which, metric):
+    """A NaN prediction would otherwise count as a wrong sign (accuracy) or make the MSE NaN, quietly."""
+    args = {"pred": np.array([0.5, -0.2, 1.0, -1.0]), "y": np.array([1.0, -1.0, 1.0, -1.0])}
+    args[which] = args[which].copy()
+    args[which][i] = bad
+    with raises_named(which):
+        metric(**args)
+
+
+def test_kernel_matrix_rejects_wrong_block_shapes_and_empty_inputs():
+    wrong = lambda a, b: np.ones((1, 1))  # noqa: E731 - broadcast into place before the fix
+    for x2 in (None, np.ones((3, 2))):
+        with raises_named("kernel"):
+            R.kernel_matrix(wrong, np.ones((3, 2)), x2, block_rows=2)
+    with raises_named("x1"):
+        R.kernel_matrix(lambda a, b: a @ b.T, np.ones((0, 2)))
+    with raises_named("ridge"):
+        R.kernel_ridge(np.ones((2, 2)), np.ones(2), np.ones((1, 2)), 0.0)  # singular, no ridge
+
+
+@settings(SETTINGS, max_examples=10)
+@given(seed=st.integers(0, 2**31), method=st.sampled_from(["ridge", "flow"]))
+def test_regression_selection_is_deterministic_in_seed(seed, method):
+    """Same kernel, targets and seed: bit-identical validation split, choice and test scores."""
+    x = np.random.default_rng(seed % 7).standard_normal((30, 4))
+    G = np.exp(-np.sum((x[:, None] - x[None]) ** 2, -1))
+    y = np.sign(x[:20, 0] + 1e-3)
+    runs = [R.evaluate(G[:20, :20], y, G[20:, :20], np.sign(x[20:, 0] + 1e-3), method, GRID[method], seed=seed)
+            for _ in range(2)]
+    a, b = runs
+    assert np.array_equal(a.selection.val_idx, b.selection.val_idx) and a.selected == b.selected
+    assert a.test_mse.tobytes() == b.test_mse.tobytes() and a.summary() == b.summary()

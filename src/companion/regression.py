@@ -140,7 +140,10 @@ def _check_cross(name: str, K: Any, n: int, dt) -> Any:
 
 def _check_grid(method: str, values: Any) -> np.ndarray:
     check.choice("method", method, METHODS)
-    arr = np.atleast_1d(np.asarray(values, dtype=float))
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError):
+        raise check.fail("values", values, "a non-empty 1-D sequence of ridges or stopping times") from None
     if arr.ndim != 1 or arr.size < 1:
         raise check.fail("values", values, "a non-empty 1-D sequence of ridges or stopping times")
     what = "ridge values" if method == "ridge" else "stopping times"
@@ -159,28 +162,49 @@ def spectral_filter(eigenvalues: Any, method: str, values: Any, n: int, *, rcond
 
     ``ridge``: ``1 / (s + n*lambda)``; ``flow``: ``(1 - exp(-s t / n)) / s`` (``t/n`` at ``s = 0``).
     ``lambda = 0`` and ``t = inf`` give the pseudo-inverse ``1/s`` for ``s > rcond * s_max``, else 0
-    (``rcond`` default ``n * eps``). ``lambda = inf`` and ``t = 0`` give 0.
+    (``rcond`` default ``n * eps``). ``lambda = inf`` and ``t = 0`` give 0. ``eigenvalues`` are those of
+    a PSD kernel (``>= 0``).
+
+    A ridge below the kernel's rounding level, ``n*lambda <= rcond * s_max``, cannot be told apart from
+    0 in the dtype and is treated as 0 (the pseudo-inverse), and likewise a time with
+    ``t / n >= 1 / (rcond * s_max)`` as ``inf``: otherwise the filter's ``1 / (n*lambda)`` on the
+    rounding-level eigenvalues multiplies the rounding noise of ``K_test`` into huge or infinite
+    predictions (e.g. ``1e284`` instead of the training mean for a rank-one kernel and ``lambda = 1e-300``).
+    Grid values above these levels are not affected. A denominator below ``1 / max`` of the dtype (a
+    zero kernel with an underflowing ridge) also gives 0, so the filter is always finite.
     """
     vals = _check_grid(method, values)
-    xp = _xp(eigenvalues)
-    s = eigenvalues
+    n = check.integer("n", n, minimum=1)
+    s = _as_float("eigenvalues", eigenvalues, None)
+    if s.ndim != 1 or s.shape[0] < 1:
+        raise check.fail("eigenvalues", f"array of shape {tuple(s.shape)}", "a non-empty 1-D array")
+    _finite("eigenvalues", s)
+    xp = _xp(s)
+    if bool(xp.any(s < 0)):
+        raise check.fail("eigenvalues", f"array with minimum {float(xp.min(s))!r}", "eigenvalues >= 0 of a PSD kernel")
     dt = s.dtype
     eps = float(np.finfo(dt).eps)
-    rcond = n * eps if rcond is None else rcond
+    big = float(np.finfo(dt).max)
+    rcond = n * eps if rcond is None else check.real("rcond", rcond, minimum=0.0)
+
+    def recip(den):  # 1 / den where that is representable, else 0 (see the docstring)
+        ok = den > 1.0 / big
+        return xp.where(ok, 1.0 / xp.where(ok, den, 1.0), 0.0)
+
     smax = xp.max(s)
-    cut = s > rcond * smax
-    pinv = xp.where(cut, 1.0 / xp.where(cut, s, 1.0), 0.0)
+    floor = rcond * float(smax)  # the kernel's rounding level
+    pinv = xp.where(s > floor, recip(s), 0.0)
     rows = []
-    for v in vals:
+    for v in map(float, vals):  # Python floats: the checks below may overflow to inf, quietly
         if method == "ridge":
-            if v == 0:
+            if v == 0 or n * v <= floor:
                 g = pinv
-            elif math.isinf(v):
+            elif math.isinf(v) or n * v > big:
                 g = xp.zeros_like(s)
             else:
-                g = 1.0 / (s + n * v)
+                g = recip(s + n * v)
         else:
-            if math.isinf(v):
+            if math.isinf(v) or v / n > big or (v / n) * floor >= 1.0:
                 g = pinv
             elif v == 0:
                 g = xp.zeros_like(s)
@@ -303,8 +327,9 @@ def kernel_ridge(K_train: Any, y_train: Any, K_test: Any, ridge: float, *, dtype
     n = K.shape[0]
     y = _check_targets("y_train", y_train, n, K.dtype, _xp(K))
     Kt = _check_cross("K_test", K_test, n, K.dtype)
-    msg = (f"K_train + n*ridge*I is not positive definite (ridge={ridge!r}); use ridge > 0, or "
-           "KernelRegression(...).predict(K_test, 'ridge', [0.0]) for the pseudo-inverse interpolant")
+    msg = str(check.fail("ridge", ridge, "a ridge for which K_train + n*ridge*I is positive definite (it is "
+                         "not positive definite here): ridge > 0, or KernelRegression(...).predict(K_test, 'ridge', "
+                         "[0.0]) for the pseudo-inverse interpolant"))
     if _is_jax(K):
         import jax.numpy as jnp
         import jax.scipy.linalg as jsl
@@ -345,6 +370,9 @@ def kernel_matrix(
     sym = x2 is None
     x2 = x1 if sym else x2
     m1, m2 = len(x1), len(x2)
+    for name, m in (("x1", m1), ("x2", m2)):
+        if m < 1:
+            raise check.fail(name, f"{m} inputs", "at least one input (row)")
     out = np.empty((m1, m2), dtype=dt)
     starts = range(0, m1, block_rows)
     bar = None
@@ -356,14 +384,19 @@ def kernel_matrix(
         a = x1[i:i + block_rows]
         if sym:
             for j in range(i, m2, block_rows):
-                blk = np.asarray(kernel(a, x2[j:j + block_rows]), dtype=dt)
+                b = x2[j:j + block_rows]
+                blk = np.asarray(kernel(a, b), dtype=dt)
+                if blk.shape != (len(a), len(b)):  # a wrong shape would be broadcast into place silently
+                    raise check.fail("kernel", f"a function that returned shape {blk.shape}",
+                                     f"a function returning kernel(a, b) of shape (len(a), len(b)) = ({len(a)}, {len(b)})")
                 out[i:i + len(a), j:j + blk.shape[1]] = blk
                 if j != i:
                     out[j:j + blk.shape[1], i:i + len(a)] = blk.T
         else:
             blk = np.asarray(kernel(a, x2), dtype=dt)
             if blk.shape != (len(a), m2):
-                raise ValueError(f"kernel returned shape {blk.shape} for blocks of sizes ({len(a)}, {m2})")
+                raise check.fail("kernel", f"a function that returned shape {blk.shape}",
+                                 f"a function returning kernel(a, b) of shape (len(a), len(b)) = ({len(a)}, {m2})")
             out[i:i + len(a)] = blk
         if bar is not None:
             bar.update(1)
@@ -374,8 +407,13 @@ def kernel_matrix(
 
 # ---------------------------------------------------------------------------------------------------
 # metrics
-def _np(a: Any) -> np.ndarray:
-    return np.asarray(a, dtype=float)
+def _np(name: str, a: Any) -> np.ndarray:
+    try:
+        out = np.asarray(a, dtype=float)
+    except (TypeError, ValueError):
+        raise check.fail(name, a, "a real numeric array") from None
+    _finite(name, out)
+    return out
 
 
 def mse(pred: Any, y: Any) -> np.ndarray | float:
@@ -383,7 +421,7 @@ def mse(pred: Any, y: Any) -> np.ndarray | float:
 
     ``pred`` may carry a leading grid axis (``(J, m)`` / ``(J, m, C)``); the result then has shape ``(J,)``.
     """
-    p, t = _np(pred), _np(y)
+    p, t = _np("pred", pred), _np("y", y)
     if p.shape[-t.ndim:] != t.shape:
         raise check.fail("pred", f"array of shape {p.shape}", f"shape {t.shape} or (J, *{t.shape}) to match y")
     err = (p - t) ** 2
@@ -398,7 +436,7 @@ def accuracy(pred: Any, y: Any) -> np.ndarray | float:
 
     A prediction of exactly 0 for +-1 targets counts as wrong. Leading grid axis as in :func:`mse`.
     """
-    p, t = _np(pred), _np(y)
+    p, t = _np("pred", pred), _np("y", y)
     if p.shape[-t.ndim:] != t.shape:
         raise check.fail("pred", f"array of shape {p.shape}", f"shape {t.shape} or (J, *{t.shape}) to match y")
     if t.ndim == 1:
@@ -576,6 +614,7 @@ def evaluate(
     model = KernelRegression(K_train, y_train, dtype=dtype)
     pred = np.asarray(model.predict(K_test, method, vals))
     yt = np.asarray(_as_float("y_test", y_test, None))
+    _finite("y_test", yt)
     if yt.shape != pred.shape[1:]:
         raise check.fail("y_test", f"array of shape {yt.shape}", f"shape {pred.shape[1:]} (one row per test point)")
     test_mse = np.asarray(mse(pred, yt)).reshape(-1)
