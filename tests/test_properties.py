@@ -339,3 +339,58 @@ def test_regression_selection_is_deterministic_in_seed(seed, method):
     a, b = runs
     assert np.array_equal(a.selection.val_idx, b.selection.val_idx) and a.selected == b.selected
     assert a.test_mse.tobytes() == b.test_mse.tobytes() and a.summary() == b.summary()
+
+
+# ------------------------------------------------------------------------------------------ kernels
+from companion import kernels as K  # noqa: E402
+from companion.kernels.recursion import Spec  # noqa: E402
+
+
+def _kern(arch, x1, x2=None, dtype="float64", depth=3, trained="hidden"):
+    if arch == "ffnet":
+        return K.ffnet_kernels(x1, x2, depth=depth, dtype=dtype)
+    return K.resnet_kernels(x1, x2, depth=depth, alpha=depth ** -0.5, trained=trained, dtype=dtype)
+
+
+@SETTINGS
+@given(log2=st.integers(-1100, 1022), arch=st.sampled_from(["ffnet", "resnet"]), dtype=st.sampled_from(["float64", "float32"]),
+       cross=st.booleans())
+def test_huge_and_tiny_inputs_give_finite_kernels_or_a_named_error(log2, arch, dtype, cross):
+    """The kernels are homogeneous of degree 2 in the input scale: past the dtype's range the result would
+    be inf; that is a named error (x1 or x2), never an inf entry. Tiny inputs underflow towards 0, never NaN."""
+    base = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, -0.25], [0.0, 0.0, 0.0]])
+    x = np.ldexp(base, log2)  # exact power-of-two scaling (subnormal or 0 at the bottom, finite at the top)
+    x2 = base if cross else None
+    try:
+        k = _kern(arch, x, x2, dtype)
+    except ValueError as err:
+        assert "is invalid; allowed: " in str(err) and str(err).startswith("x1=")
+        assert 2 * log2 + 4 > math.log2(np.finfo(dtype).max) - 6  # only near the top of the range
+        return
+    for m in (np.asarray(k.nngp), np.asarray(k.ntk)):
+        assert np.all(np.isfinite(m))
+        assert np.all(m[2] == 0) and np.all(m[:, 2] == 0) if not cross else np.all(m[2] == 0)
+
+
+@SETTINGS
+@given(x1=matrix(3, 2), x2=matrix(2, 2), i=st.integers(0, 1), arch=st.sampled_from(["ffnet", "resnet"]),
+       trained=st.sampled_from(["hidden", "all"]), dtype=st.sampled_from(["float64", "float32"]))
+def test_zero_row_of_x2_gives_a_zero_kernel_column(x1, x2, i, arch, trained, dtype):
+    x2[i] = 0.0
+    k = _kern(arch, x1, x2, dtype, depth=4, trained=trained)
+    for m in (np.asarray(k.nngp), np.asarray(k.ntk)):
+        assert m.shape == (3, 2) and np.all(np.isfinite(m)) and np.all(m[:, i] == 0.0)
+
+
+def test_kernel_helpers_reject_bad_arguments():
+    with raises_named("spec"):
+        K.choose_method("ffnet", 3, 3)
+    with raises_named("n1"):
+        K.choose_method(Spec("ffnet", 3), 0, 3)
+    with raises_named("K"):
+        K.effective_rank(np.zeros((3, 3)))  # was 1.0 (entropy) and NaN (participation)
+    with raises_named("K"):
+        K.degeneracy_report(np.zeros((3, 3)))
+    with raises_named("normalized"):
+        K.effective_rank(np.eye(3), normalized="no")
+    assert K.effective_rank(np.eye(3)) == pytest.approx(3.0)

@@ -65,6 +65,10 @@ def _inputs(x1, x2):
 def choose_method(spec: Spec, n1: int, n2: int) -> str:
     """The cheaper exact path: recursion costs ``n1 n2 L`` steps, the depth-free path ``~3 n1 n2`` plus
     (once per configuration, cached) ``points * L`` to build its table."""
+    if not isinstance(spec, Spec):
+        raise check.fail("spec", spec, "a companion.kernels.recursion.Spec")
+    n1 = check.integer("n1", n1, minimum=1)
+    n2 = check.integer("n2", n2, minimum=1)
     if spec.depth <= 2:
         return "recursion"
     cached = spec in _cached_specs()
@@ -83,6 +87,39 @@ def _cached_specs():
 _BUILT: set = set()
 
 
+def _log_max_norm(x: np.ndarray) -> float:
+    """``log max_i |x_i|`` without overflow or underflow (``-inf`` if every row is zero)."""
+    m = np.max(np.abs(x), axis=1)
+    ok = m > 0
+    if not ok.any():
+        return -math.inf
+    xs = x[ok] / m[ok, None]  # rows scaled to max |entry| = 1: their norms are in [1, sqrt(d)]
+    return float(np.max(np.log(m[ok]) + np.log(np.linalg.norm(xs, axis=1))))
+
+
+def _check_range(a: np.ndarray, b: np.ndarray | None, spec: Spec, dt: np.dtype) -> None:
+    """The largest kernel entry, ``max |x|^2 * K(u, u)`` for unit ``u``, must be finite in ``dt``."""
+    from .recursion import log_scales
+
+    log_s = max(log_scales(spec))
+    limit = math.log(np.finfo(dt).max) - 1.0
+    if log_s == -math.inf or log_s > limit:
+        return  # an identically zero kernel; or the scale itself overflows (gram.evaluate names alpha and depth)
+    for name, x in (("x1", a), ("x2", b)):
+        if x is None:
+            continue
+        big = float(np.max(np.abs(x)))
+        if big == 0 or 2.0 * (math.log(big) + 0.5 * math.log(x.shape[1])) + log_s <= limit:
+            continue  # the quick bound |x| <= max|x_ij| sqrt(d) already suffices
+        log_norm = _log_max_norm(x)
+        if 2.0 * log_norm + log_s > limit:
+            raise check.fail(
+                name, f"inputs with norms up to exp({log_norm:.4g})",
+                f"norms with |x|^2 * K(u, u) below the largest {np.dtype(dt).name} (|x| < exp({(limit - log_s) / 2:.4g}) "
+                "here): the kernel is homogeneous, so rescale the inputs",
+            )
+
+
 def _kernels(x1, x2, spec: Spec, method, dtype, block_rows, out) -> Kernels:
     check.choice("method", method, METHODS)
     check.choice("out", out, OUTS)
@@ -90,6 +127,7 @@ def _kernels(x1, x2, spec: Spec, method, dtype, block_rows, out) -> Kernels:
     if block_rows is not None:
         block_rows = check.integer("block_rows", block_rows, minimum=1)
     a, b = _inputs(x1, x2)
+    _check_range(a, b, spec, dt)
     n2 = a.shape[0] if b is None else b.shape[0]
     if method == "auto":
         method = choose_method(spec, a.shape[0], n2)

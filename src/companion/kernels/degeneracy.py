@@ -20,6 +20,12 @@ def _square(name: str, K) -> np.ndarray:
     return a.astype(np.float64)
 
 
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise check.fail(name, value, "True or False")
+    return bool(value)
+
+
 def normalize_kernel(K) -> np.ndarray:
     """``K_ij / sqrt(K_ii K_jj)`` (float64 NumPy); rows and columns with ``K_ii <= 0`` become 0."""
     a = _square("K", K)
@@ -46,7 +52,7 @@ def constant_kernel_distance(K) -> float:
 def gram_spectrum(K, normalized: bool = True) -> np.ndarray:
     """Eigenvalues in decreasing order, divided by their sum (so they sum to 1), of the normalised
     kernel matrix (``normalized=True``) or of ``K`` itself. Tiny negative rounding values are kept."""
-    a = normalize_kernel(K) if normalized else _square("K", K)
+    a = normalize_kernel(K) if _flag("normalized", normalized) else _square("K", K)
     a = (a + a.T) / 2
     lam = np.linalg.eigvalsh(a)[::-1]
     total = lam.sum()
@@ -63,6 +69,8 @@ def effective_rank(K, kind: str = "entropy", normalized: bool = True) -> float:
     """
     check.choice("kind", kind, ("entropy", "participation"))
     p = np.clip(gram_spectrum(K, normalized), 0.0, None)
+    if not p.sum() > 0:  # e.g. the zero matrix: no spectrum to count (was 1.0 or NaN)
+        raise check.fail("K", "a matrix without a positive eigenvalue", "a kernel matrix with a positive eigenvalue")
     p = p / p.sum()
     if kind == "participation":
         return float(1.0 / np.sum(p * p))
