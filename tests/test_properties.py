@@ -394,3 +394,59 @@ def test_kernel_helpers_reject_bad_arguments():
     with raises_named("normalized"):
         K.effective_rank(np.eye(3), normalized="no")
     assert K.effective_rank(np.eye(3)) == pytest.approx(3.0)
+
+
+# ------------------------------------------------------------------------ chapter helper modules
+from companion import finite_width as fw  # noqa: E402
+from companion import kernel_checks, signal  # noqa: E402
+
+
+@SETTINGS
+@given(depth=bad_counts, gamma=st.sampled_from([0.0, 0.5, 1.0]), arch=st.sampled_from(["ffnet", "resnet"]))
+def test_finite_width_network_rejects_bad_depth(depth, gamma, arch):
+    """``depth ** -gamma`` used to run before the depth check: depth 0 raised ZeroDivisionError."""
+    with raises_named("depth"):
+        fw.network(arch, depth, 8, "relu", None if arch == "ffnet" else gamma)
+    with raises_named("depth"):
+        fw.analytic_ntk(arch, depth, gamma, np.eye(3))
+
+
+def test_finite_width_helpers_reject_bad_arguments():
+    with raises_named("arch"):
+        fw.analytic_ntk("mlp", 2, None, np.eye(3))
+    with raises_named("gamma"):
+        fw.analytic_ntk("resnet", 2, None, np.eye(3))  # was TypeError: bad operand for unary -
+    with raises_named("gamma"):
+        fw.label("resnet", "relu", None)
+    with raises_named("arch"):
+        fw.label("mlp", "relu", None)
+
+
+@SETTINGS
+@given(n=bad_counts, d=bad_counts, seed=st.one_of(st.integers(max_value=-1), st.floats(), st.booleans()),
+       which=st.sampled_from(["n", "d", "seed"]))
+def test_data_helpers_reject_bad_sizes_and_seeds(n, d, seed, which):
+    args = {"n": 3, "d": 4, "seed": 0, which: {"n": n, "d": d, "seed": seed}[which]}
+    with raises_named(which):
+        kernel_checks.inputs(**args)  # n = 0 gave an empty array, n = -1 a numpy error
+    if which == "d" and d == 1:
+        return  # sphere_data needs d >= 2, inputs d >= 1
+    with raises_named(which):
+        fw.sphere_data(**args)
+
+
+def test_signal_trajectory_overflow_is_named():
+    with raises_named("alpha"):
+        signal.nngp_trajectory("resnet", 2000, 0.5, 1.0)  # q_L = 2^2000 was inf
+    traj = signal.nngp_trajectory("resnet", 1000, -1.0, 1.0)
+    assert np.all(np.isfinite(traj["q"])) and np.all(np.isfinite(traj["rho"]))
+
+
+@settings(SETTINGS, max_examples=5)
+@given(seed=st.integers(0, 2**16), arch=st.sampled_from(["ffnet", "resnet"]))
+def test_sweep_points_are_bit_reproducible(seed, arch):
+    """Same parameters and seed: the same data bytes and the same sweep result, to the last bit."""
+    a, b = fw.sphere_data(5, 4, seed, 3), fw.sphere_data(5, 4, seed, 3)
+    assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+    point = {"arch": arch, "gamma": None if arch == "ffnet" else 0.5, "depth": 2, "width": 16, "n": 4, "d": 4, "seed": seed}
+    assert fw.init_point(point) == fw.init_point(dict(point))

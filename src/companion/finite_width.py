@@ -78,6 +78,7 @@ def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: 
     ``alpha = depth ** -gamma`` and ``trained`` (default ``"hidden"``, the papers' setting).
     """
     check.choice("arch", arch, ("ffnet", "resnet"))
+    depth = check.integer("depth", depth, minimum=1)  # before depth ** -gamma (0 ** -gamma would raise)
     if arch == "ffnet":
         if gamma is not None:
             raise check.fail("gamma", gamma, "None for arch='ffnet'")
@@ -88,6 +89,9 @@ def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: 
 
 def label(arch: str, activation: str, gamma: float | None) -> str:
     """Legend text, e.g. ``"FFNet relu"`` or ``"ResNet gelu, gamma=0.5"`` (LaTeX gamma)."""
+    check.choice("arch", arch, ("ffnet", "resnet"))
+    if arch == "resnet":
+        gamma = check.real("gamma", gamma)
     if arch == "ffnet":
         return f"FFNet {activation}"
     return rf"ResNet {activation}, $\gamma={gamma:g}$"
@@ -150,8 +154,11 @@ def analytic_ntk(arch: str, depth: int, gamma: float | None, x: np.ndarray) -> n
     """The exact infinite-width ReLU NTK (:mod:`companion.kernels`) of :func:`network`'s architecture."""
     from .kernels import ffnet_kernels, resnet_kernels
 
+    check.choice("arch", arch, ("ffnet", "resnet"))
+    depth = check.integer("depth", depth, minimum=1)
     if arch == "ffnet":
         return np.asarray(ffnet_kernels(x, depth=depth).ntk)
+    gamma = check.real("gamma", gamma, minimum=0.0)
     return np.asarray(resnet_kernels(x, depth=depth, alpha=float(depth) ** (-gamma), trained="hidden").ntk)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import _validate as check
 from . import claims as C
 from . import finite_width as fw
 from .kernels import diagonal, ffnet_kernels, resnet_kernels
@@ -26,6 +27,9 @@ CONFIGS = (("ffnet", None, "all"), ("resnet", 0.5, "hidden"), ("resnet", 0.5, "a
 
 def inputs(n: int, d: int = 5, seed: int = 11) -> np.ndarray:
     """``n`` random directions in ``R^d`` with norms spread over ``[0.5, 2]`` (the kernels are homogeneous)."""
+    n = check.integer("n", n, minimum=1)
+    d = check.integer("d", d, minimum=1)
+    seed = check.integer("seed", seed, minimum=0)
     x = np.random.default_rng(seed).normal(size=(n, d))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x * np.linspace(0.5, 2.0, n)[:, None]

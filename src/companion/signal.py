@@ -10,6 +10,7 @@ Infinite width, unit inputs with correlation ``rho_0`` (``kappa1`` is the arc-co
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -39,6 +40,9 @@ def nngp_trajectory(arch: str, depth: int, rho0: float, alpha: float = 0.0) -> d
     depth = check.integer("depth", depth, minimum=0)
     rho0 = check.real("rho0", rho0, minimum=-1.0, maximum=1.0)
     a2 = check.real("alpha", alpha, minimum=0.0) ** 2
+    if arch == "resnet" and depth * math.log1p(a2) > math.log(np.finfo(np.float64).max):
+        raise check.fail("alpha", alpha, f"alpha with (1 + alpha^2)^depth finite in float64 at depth={depth} "
+                         "(q_L overflows; the correlations alone: companion.kernels.resnet_normalized)")
 
     # Carry u = 1 - rho (accurate near rho = 1, where the FFNet goes); relu_step gives 1 - kappa1(rho).
     def step(u, _):
