@@ -450,3 +450,146 @@ def test_sweep_points_are_bit_reproducible(seed, arch):
     assert all(a[k].tobytes() == b[k].tobytes() for k in a)
     point = {"arch": arch, "gamma": None if arch == "ffnet" else 0.5, "depth": 2, "width": 16, "n": 4, "d": 4, "seed": seed}
     assert fw.init_point(point) == fw.init_point(dict(point))
+
+
+# ------------------------------------------------------------------------- caches, sweeps, downloads
+import json  # noqa: E402
+import warnings  # noqa: E402
+
+from companion import _download, io, sweep  # noqa: E402
+
+damage = st.one_of(
+    st.tuples(st.just("flip"), st.integers(0, 10**6), st.integers(1, 255)),
+    st.tuples(st.just("truncate"), st.integers(0, 10**6), st.just(0)),
+    st.tuples(st.just("append"), st.integers(1, 64), st.integers(0, 255)),
+)
+
+
+def _damage(path, how) -> bool:
+    """Apply one fault to ``path``; False if it left the bytes unchanged."""
+    kind, a, b = how
+    raw = path.read_bytes()
+    if kind == "flip":
+        i = a % len(raw)
+        new = raw[:i] + bytes([raw[i] ^ b]) + raw[i + 1:]
+    elif kind == "truncate":
+        new = raw[: a % len(raw)]
+    else:
+        new = raw + bytes([b]) * a
+    path.write_bytes(new)
+    return new != raw
+
+
+@SETTINGS
+@given(how=damage, target=st.sampled_from(["payload", "manifest"]))
+def test_a_damaged_cache_entry_is_never_returned(tmp_path_factory, how, target):
+    """Any flip, truncation or appended garbage in the payload or the manifest: ``get`` returns the exact
+    arrays that were stored, or None with a warning (and the entry is gone), never different data."""
+    cache = io.Cache(tmp_path_factory.mktemp("cache"))
+    inputs = {"x": np.arange(3.0), "depth": 7}
+    stored = {"K": np.linspace(0, 1, 50).reshape(5, 10), "ok": np.array(True)}
+    cache.put(inputs, stored)
+    key = cache.key(inputs)
+    path = next(cache.root.glob(f"{key}-*")) if target == "payload" else cache.root / f"{key}.json"
+    changed = _damage(path, how)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = cache.get(inputs)
+    if got is None:
+        assert changed and any(issubclass(w.category, io.CorruptCacheWarning) for w in caught)
+        assert not list(cache.root.glob(f"{key}*")), "the corrupt entry is deleted"
+        again = cache.get_or_compute(inputs, lambda: stored)  # recomputed and stored afresh
+        assert cache.get(inputs) is not None and np.array_equal(again["K"], stored["K"])
+    else:  # e.g. whitespace appended to the JSON manifest: still the same entry
+        assert set(got) == set(stored) and all(np.array_equal(got[k], stored[k]) for k in stored)
+
+
+def test_cache_manifest_cannot_point_elsewhere_and_interrupted_puts_leave_no_entry(tmp_path, monkeypatch):
+    cache = io.Cache(tmp_path / "c")
+    (tmp_path / "secret").write_bytes(b"not yours")
+    cache.put_bytes("k", b"payload")
+    manifest = cache.root / f"{cache.key('k')}.json"
+    meta = json.loads(manifest.read_text())
+    for name in ("../secret", cache.key("other") + "-x.bin"):
+        manifest.write_text(json.dumps({**meta, "file": name}))
+        with pytest.warns(io.CorruptCacheWarning):
+            assert cache.get_bytes("k") is None
+        cache.put_bytes("k", b"payload")
+    # Killed between payload and manifest: no entry (the payload is an orphan), and the next put cleans up.
+    real = io.atomic_write_text
+
+    def killed(path, text, encoding="utf-8"):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "atomic_write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put_bytes("new", b"half-finished")
+    monkeypatch.setattr(io, "atomic_write_text", real)
+    assert cache.get_bytes("new") is None and len(list(cache.root.glob(f"{cache.key('new')}-*"))) == 1
+    cache.put_bytes("new", b"complete")
+    assert cache.get_bytes("new") == b"complete"
+    assert [p.name for p in cache.root.glob(f"{cache.key('new')}*")] != [] and not list(cache.root.glob(".*.tmp"))
+
+
+def test_cache_and_atomic_writes_reject_bad_arguments(tmp_path):
+    cache = io.Cache(tmp_path)
+    with raises_named("ext"):
+        cache.put_bytes("k", b"x", ext="../npz")
+    with raises_named("data"):
+        cache.put_bytes("k", "text")
+    with raises_named(r"arrays\['a'\]"):
+        cache.put("k", {"a": np.array([object()])})  # pickled: get() could never read it back
+    with raises_named("arrays"):
+        cache.put("k", {})
+    with raises_named(r"compute\(\)"):
+        cache.get_or_compute("k2", lambda: 5)
+    with raises_named("data"):
+        io.atomic_write_bytes(tmp_path / "f", "text")
+    with raises_named("text"):
+        io.atomic_write_text(tmp_path / "f", b"bytes")
+    assert not [p for p in tmp_path.iterdir()]
+
+
+@settings(SETTINGS, max_examples=15)
+@given(how=damage, which=st.integers(0, 3))
+def test_a_damaged_sweep_entry_is_recomputed_or_verified(tmp_path_factory, how, which):
+    out = tmp_path_factory.mktemp("sweep")
+    grid = [{"i": i} for i in range(4)]
+    fn = lambda p: {"v": p["i"] ** 2, "vec": [p["i"], 0.5]}  # noqa: E731
+    first = sweep.run_sweep("s", grid, fn, out, progress=False)
+    path = out / "s" / f"{sweep.point_key('s', '1', grid[which])}.json"
+    _damage(path, how)
+    calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sweep.SweepWarning)
+        again = sweep.run_sweep("s", grid, lambda p: calls.append(p) or fn(p), out, progress=False)
+    strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith("_")} for r in rs]  # noqa: E731
+    assert strip(again) == strip(first)
+    assert calls in ([], [grid[which]])
+
+
+@SETTINGS
+@given(grid=st.sampled_from([5, "ab", {"i": 1}, None]), fn=st.sampled_from([None, 3]))
+def test_run_sweep_rejects_bad_grid_and_fn(tmp_path_factory, grid, fn):
+    out = tmp_path_factory.mktemp("bad")
+    with raises_named("grid"):
+        sweep.run_sweep("s", grid, lambda p: {}, out, progress=False)  # was TypeError, or one point per char
+    with raises_named("fn"):
+        sweep.run_sweep("s", [{"i": 1}], fn, out, progress=False)
+    with raises_named("point"):
+        sweep.point_key("s", "1", 5)
+
+
+def test_download_rejects_bad_arguments(tmp_path):
+    ok = "0" * 64
+    with raises_named("urls"):  # a single string was tried one character at a time
+        _download.download("http://example.invalid/f", tmp_path / "f", size=1, sha256=ok, fetch=lambda u: [b"x"],
+                           progress=False)
+    with raises_named("size"):
+        _download.download(["u"], tmp_path / "f", size=-1, sha256=ok, fetch=lambda u: [b"x"], progress=False)
+    with raises_named("sha256"):
+        _download.download(["u"], tmp_path / "f", size=1, sha256="xyz", fetch=lambda u: [b"x"], progress=False)
+    (tmp_path / "g").write_bytes(b"x")
+    with raises_named("sha256"):
+        _download.verify_file(tmp_path / "g", size=1, sha256=ok.upper() + "0")
+    assert not (tmp_path / "f").exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.sweep import SweepWarning, point_key, run_sweep
+from companion.sweep import STALE_SECONDS, SweepWarning, point_key, run_sweep
 
 GRID = [{"a": a, "b": b} for a in range(3) for b in ("x", "y")]
 
@@ -125,8 +125,12 @@ def test_stale_temporary_files_removed(tmp_path):
     folder.mkdir()
     stale = folder / ".abc.json.123.tmp"
     stale.write_text("half")
+    old = time.time() - 2 * STALE_SECONDS
+    os.utime(stale, (old, old))  # left over from a write killed long ago
+    fresh = folder / ".def.json.456.tmp"  # another process's write in flight: must not be pulled away
+    fresh.write_text("writing")
     run_sweep("t", GRID[:1], square, tmp_path, progress=False)
-    assert not stale.exists()
+    assert not stale.exists() and fresh.exists()
 
 
 def test_failure_keeps_finished_points(tmp_path):

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from . import _validate as check
 from .io import atomic_open
 
 __all__ = ["ChecksumError", "DownloadError", "fetch_url", "download", "verify_file"]
@@ -44,8 +45,17 @@ def fetch_url(url: str, *, timeout: float = 60.0) -> Iterable[bytes]:
             yield block
 
 
+def _expected(size, sha256) -> tuple[int | None, str]:
+    if size is not None:
+        size = check.integer("size", size, minimum=0)
+    if not (isinstance(sha256, str) and len(sha256) == 64 and all(c in "0123456789abcdef" for c in sha256)):
+        raise check.fail("sha256", sha256, "64 lower-case hexadecimal digits")
+    return size, sha256
+
+
 def verify_file(path: str | os.PathLike, *, size: int | None, sha256: str) -> None:
     """Raise :class:`ChecksumError` unless ``path`` has ``size`` bytes (if given) and the given sha256."""
+    size, sha256 = _expected(size, sha256)
     path = Path(path)
     actual_size = path.stat().st_size
     if size is not None and actual_size != size:
@@ -76,6 +86,9 @@ def download(
     """
     from tqdm.auto import tqdm
 
+    size, sha256 = _expected(size, sha256)
+    if isinstance(urls, (str, bytes)) or not all(isinstance(u, str) for u in urls):
+        raise check.fail("urls", urls, "a list of URL strings (mirrors, tried in order)")  # a str: one per character
     fetch = fetch or fetch_url
     dest = Path(dest)
     failures = []

@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from . import _validate as check
+
 __all__ = [
     "atomic_open",
     "atomic_write_bytes",
@@ -80,6 +82,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; return the path."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise check.fail("data", f"a {type(data).__name__}", "bytes (use atomic_write_text for str)")
     with atomic_open(path, "wb") as fh:
         fh.write(data)
     return Path(path)
@@ -87,6 +91,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (no newline translation); return the path."""
+    if not isinstance(text, str):
+        raise check.fail("text", f"a {type(text).__name__}", "str (use atomic_write_bytes for bytes)")
     return atomic_write_bytes(path, text.encode(encoding))
 
 
@@ -208,6 +214,10 @@ class Cache:
     # -- bytes ------------------------------------------------------------------------------------
     def put_bytes(self, inputs: Any, data: bytes, *, ext: str = "bin") -> Path:
         """Store ``data`` under ``inputs``; return the payload path."""
+        if not (isinstance(ext, str) and ext and ext.isalnum()):
+            raise check.fail("ext", ext, "a file extension of letters and digits, e.g. 'npz'")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise check.fail("data", f"a {type(data).__name__}", "bytes")
         key = self.key(inputs)
         digest = sha256_bytes(data)
         payload = self.root / f"{key}-{digest[:16]}.{ext}"
@@ -226,11 +236,11 @@ class Cache:
         key = self.key(inputs)
         mpath = self._manifest(key)
         try:
-            text = mpath.read_text()
+            raw = mpath.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            manifest = json.loads(text)
+            manifest = json.loads(raw.decode("utf-8"))  # a damaged manifest may not even be UTF-8
             name, digest, size = manifest["file"], manifest["sha256"], int(manifest["bytes"])
             if "/" in name or "\\" in name or not name.startswith(key):
                 raise ValueError(f"bad payload name {name!r}")
@@ -254,10 +264,14 @@ class Cache:
     # -- arrays -----------------------------------------------------------------------------------
     def put(self, inputs: Any, arrays: Mapping[str, Any]) -> Path:
         """Store a dict of arrays (as an uncompressed ``.npz``) under ``inputs``; return its path."""
-        if not arrays:
-            raise ValueError("Cache.put needs at least one array")
+        if not isinstance(arrays, Mapping) or not arrays:
+            raise check.fail("arrays", arrays, "a non-empty dict of arrays")
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        for k, v in arrays.items():
+            if v.dtype.hasobject:  # would be pickled, and get() (allow_pickle=False) could never read it back
+                raise check.fail(f"arrays[{k!r}]", f"array of dtype {v.dtype}", "numeric, boolean or string arrays")
         buf = _io.BytesIO()
-        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(buf, **arrays)
         return self.put_bytes(inputs, buf.getvalue(), ext="npz")
 
     def get(self, inputs: Any) -> dict[str, np.ndarray] | None:
@@ -277,6 +291,9 @@ class Cache:
         hit = self.get(inputs)
         if hit is not None:
             return hit
-        arrays = {k: np.asarray(v) for k, v in compute().items()}
+        result = compute()
+        if not isinstance(result, Mapping):
+            raise check.fail("compute()", result, "a dict of arrays")
+        arrays = {k: np.asarray(v) for k, v in result.items()}
         self.put(inputs, arrays)
         return arrays

@@ -39,6 +39,7 @@ from .io import atomic_write_text
 __all__ = ["run_sweep", "point_key", "to_jsonable", "load_entry", "SweepWarning"]
 
 FORMAT = 1  # layout of the stored entries (bump if the file format changes)
+STALE_SECONDS = 3600.0  # a temporary file this old is left over from a killed write (a live one is milliseconds old)
 
 
 class SweepWarning(UserWarning):
@@ -70,6 +71,8 @@ def _canonical(value: Any) -> str:
 
 def point_key(name: str, version: str, point: Mapping[str, Any]) -> str:
     """The content address of one grid point: sha256 of name, version and parameters (24 hex digits)."""
+    if not isinstance(point, Mapping):
+        raise check.fail("point", point, "a dict of parameters")
     blob = _canonical({"format": FORMAT, "name": name, "version": version, "params": dict(point)})
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -135,6 +138,10 @@ def run_sweep(
         raise check.fail("name", name, "a non-empty name of letters, digits, '-', '_', '.' not starting with '.'")
     if not isinstance(version, str):
         raise check.fail("version", version, "a string")
+    if isinstance(grid, (str, bytes, Mapping)) or not isinstance(grid, (Sequence, np.ndarray)):
+        raise check.fail("grid", grid, "a list of dicts of parameters")
+    if not callable(fn):
+        raise check.fail("fn", fn, "a function fn(point) -> dict of results")
     points = [dict(p) if isinstance(p, Mapping) else None for p in grid]
     for i, p in enumerate(points):
         if p is None:
@@ -146,9 +153,12 @@ def run_sweep(
         raise check.fail("grid", f"a grid with the point {dup} twice", "distinct points")
     folder = Path(out_dir) / name
     folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
     for stale in folder.glob(".*.tmp"):  # temporary files of a write that was killed
+        # Only old ones: a fresh one may be another process's write in flight (same sweep, same folder).
         with contextlib.suppress(OSError):
-            stale.unlink()
+            if now - stale.stat().st_mtime > STALE_SECONDS:
+                stale.unlink()
 
     from tqdm import tqdm  # plain text bar: works in terminals, notebooks and logs alike
 
