@@ -593,3 +593,30 @@ def test_download_rejects_bad_arguments(tmp_path):
     with raises_named("sha256"):
         _download.verify_file(tmp_path / "g", size=1, sha256=ok.upper() + "0")
     assert not (tmp_path / "f").exists()
+
+
+# ------------------------------------------------------------------------------------------- claims
+from companion import claims as C  # noqa: E402
+
+
+@SETTINGS
+@given(measured=st.one_of(st.floats(allow_nan=True), st.integers(-10, 10)), target=st.floats(-10, 10), tol=st.floats(0, 10))
+def test_claims_fail_on_non_finite_measurements_and_never_raise_on_numbers(measured, target, tol):
+    for c in (C.within("00-x", "c", "s", measured, target, tol), C.at_most("00-x", "c", "s", measured, target),
+              C.at_least("00-x", "c", "s", measured, target)):
+        assert isinstance(c.passed, bool)
+        if not math.isfinite(measured):
+            assert not c.passed  # NaN or inf never passes a claim
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: C.within("00-x", "c", "s", "0.1", 0.0, 1.0), "measured"),
+    (lambda: C.within("00-x", "c", "s", 0.1, 0.0, -1.0), "tol"),
+    (lambda: C.within("00-x", "c", "s", 0.1, math.nan, 1.0), "target"),
+    (lambda: C.at_most("00-x", "c", "s", 0.1, math.nan), "bound"),
+    (lambda: C.at_least("", "c", "s", 0.1, 0.0), "id"),
+    (lambda: C.write([], "../01_models"), "chapter"),
+])
+def test_claims_reject_bad_arguments(call, name):
+    with raises_named(name):
+        call()

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from . import _validate as check
 from .io import atomic_write_text
 
 
@@ -40,20 +41,43 @@ class Claim:
     passed: bool
 
 
+def _measured(value) -> float:
+    """The measured value as a float: any real number; NaN or inf is allowed and fails the claim."""
+    if isinstance(value, (str, bytes, bool)):
+        raise check.fail("measured", value, "a real number (NaN fails the claim)")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise check.fail("measured", value, "a real number (NaN fails the claim)") from None
+
+
+def _texts(**kw: str) -> None:
+    for name, v in kw.items():
+        if not isinstance(v, str) or not v:
+            raise check.fail(name, v, "a non-empty string")
+
+
 def within(id: str, claim: str, source: str, measured: float, target: float, tol: float) -> Claim:
     """``|measured - target| <= tol``."""
+    _texts(id=id, claim=claim, source=source)
+    measured = _measured(measured)
+    target, tol = check.real("target", target), check.real("tol", tol, minimum=0.0)
     ok = math.isfinite(measured) and abs(measured - target) <= tol
     return Claim(id, claim, source, float(measured), f"{target:.6g}", f"|measured - target| <= {tol:g}", bool(ok))
 
 
 def at_most(id: str, claim: str, source: str, measured: float, bound: float) -> Claim:
     """``measured <= bound``."""
+    _texts(id=id, claim=claim, source=source)
+    measured, bound = _measured(measured), check.real("bound", bound)
     ok = math.isfinite(measured) and measured <= bound
     return Claim(id, claim, source, float(measured), f"<= {bound:.6g}", "none (one-sided bound)", bool(ok))
 
 
 def at_least(id: str, claim: str, source: str, measured: float, bound: float) -> Claim:
     """``measured >= bound``."""
+    _texts(id=id, claim=claim, source=source)
+    measured, bound = _measured(measured), check.real("bound", bound)
     ok = math.isfinite(measured) and measured >= bound
     return Claim(id, claim, source, float(measured), f">= {bound:.6g}", "none (one-sided bound)", bool(ok))
 
@@ -91,6 +115,8 @@ def write(claims: Sequence[Claim], chapter: str, out_dir: Path | None = None) ->
     """Write ``claims_<chapter>.csv`` into ``out_dir`` (default: the chapter output's ``results/``)."""
     from .figures import output_dir
 
+    if not (isinstance(chapter, str) and chapter and all(c.isalnum() or c in "_-" for c in chapter)):
+        raise check.fail("chapter", chapter, "a chapter name of letters, digits, '_' and '-', e.g. '01_models'")
     out = Path(out_dir) if out_dir is not None else output_dir() / "results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"claims_{chapter}.csv"
