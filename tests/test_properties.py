@@ -543,6 +543,8 @@ def test_cache_and_atomic_writes_reject_bad_arguments(tmp_path):
         cache.put("k", {})
     with raises_named(r"compute\(\)"):
         cache.get_or_compute("k2", lambda: 5)
+    with raises_named("arrays"):
+        io.atomic_savez(tmp_path / "f")
     with raises_named("data"):
         io.atomic_write_bytes(tmp_path / "f", "text")
     with raises_named("text"):

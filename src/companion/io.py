@@ -102,7 +102,7 @@ def atomic_savez(path: str | os.PathLike, /, compressed: bool = False, **arrays:
     Unlike ``np.savez`` with a file name, no ``.npz`` suffix is appended.
     """
     if not arrays:
-        raise ValueError("atomic_savez needs at least one array")
+        raise check.fail("arrays", "none", "at least one array (atomic_savez(path, name=array, ...))")
     save = np.savez_compressed if compressed else np.savez
     with atomic_open(path, "wb") as fh:
         save(fh, **arrays)
