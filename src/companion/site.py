@@ -386,4 +386,7 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     """Sphinx extension (``extra_extensions`` in ``_config.yml``): page fixes the site needs."""
     app.connect("html-page-context", _dedupe_scripts)
+    # MathJax on every page: a chapter title with math (chapter 4's) appears in every page's sidebar,
+    # and Sphinx would otherwise load MathJax only on pages whose own body has equations.
+    app.set_html_assets_policy("always")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
