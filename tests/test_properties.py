@@ -414,6 +414,11 @@ def test_finite_width_network_rejects_bad_depth(depth, gamma, arch):
 
 
 def test_finite_width_helpers_reject_bad_arguments():
+    fw.network("ffnet", 1, 8)  # cached: an unchecked depth=True (== 1) would have returned it
+    with raises_named("depth"):
+        fw.network("ffnet", True, 8)
+    with raises_named("activation"):
+        fw.network("ffnet", 1, 8, ["relu"])  # was TypeError: unhashable type
     with raises_named("arch"):
         fw.analytic_ntk("mlp", 2, None, np.eye(3))
     with raises_named("gamma"):

@@ -69,7 +69,6 @@ def sphere_data(n: int, d: int, seed: int, n_test: int = 0) -> dict[str, np.ndar
     return {"x": x[:n], "y": y[:n], "x_test": x[n:], "y_test": y[n:]}
 
 
-@functools.lru_cache(maxsize=256)
 def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: float | None = None,
             trained: str = "hidden") -> models.Network:
     """The chapter's networks, cached so that every seed reuses the same compiled functions.
@@ -77,13 +76,24 @@ def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: 
     ``arch="ffnet"`` (``gamma`` must be ``None``; all layers trained) or ``"resnet"`` with
     ``alpha = depth ** -gamma`` and ``trained`` (default ``"hidden"``, the papers' setting).
     """
+    # Checked before the cache: it would take depth=True or 2.0 for the cached network of depth 1 or 2.
     check.choice("arch", arch, ("ffnet", "resnet"))
     depth = check.integer("depth", depth, minimum=1)  # before depth ** -gamma (0 ** -gamma would raise)
+    width = check.integer("width", width, minimum=1)
+    check.choice("activation", activation, models.ACTIVATIONS)
+    check.choice("trained", trained, check.TRAINED)
     if arch == "ffnet":
         if gamma is not None:
             raise check.fail("gamma", gamma, "None for arch='ffnet'")
+    else:
+        gamma = check.real("gamma", gamma, minimum=0.0)
+    return _network(arch, depth, width, activation, gamma, trained)
+
+
+@functools.lru_cache(maxsize=256)
+def _network(arch: str, depth: int, width: int, activation: str, gamma: float | None, trained: str) -> models.Network:
+    if arch == "ffnet":
         return models.ffnet(depth, width, activation)
-    gamma = check.real("gamma", gamma, minimum=0.0)
     return models.resnet(depth, width, float(depth) ** (-gamma), activation, trained)
 
 
