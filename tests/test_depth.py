@@ -88,3 +88,27 @@ def test_parameter_validation():
         chapters.params("03_degeneracy", "smoke", {"gram_depths": [1, 0]})
     with pytest.raises(ValueError, match=r"gamma=-1.0 is invalid"):
         chapters.params("03_degeneracy", "smoke", {"gamma": -1.0})
+
+
+def test_helpers_reject_bad_arguments():
+    assert depth.resnet_alpha(4, 0.5) == 0.5
+    with pytest.raises(ValueError, match=r"depth=0 is invalid; allowed: an integer >= 1"):
+        depth.resnet_alpha(0, 1.0)
+    with pytest.raises(ValueError, match=r"depth=0 is invalid"):
+        depth.resnet_ntk(0.5, 0, 1.0)
+    with pytest.raises(ValueError, match=r"gamma=nan is invalid; allowed: a finite real number"):
+        depth.resnet_alpha(10, math.nan)
+    with pytest.raises(ValueError, match=r"hi=2.0 is invalid; allowed: .*<= 1.0"):
+        depth.rho_grid(5, hi=2)
+    with pytest.raises(ValueError, match=r"hi=0.1 is invalid; allowed: a finite real number >= 0.5"):
+        depth.rho_grid(5, lo=0.5, hi=0.1)
+    with pytest.raises(ValueError, match=r"values=.*1 non-finite"):
+        depth.sup_distance(np.array([0.1, math.nan]), 0.25)
+    with pytest.raises(ValueError, match=r"target=.*shape \(3,\)"):
+        depth.sup_distance(np.zeros(2), np.zeros(3))
+    with pytest.raises(ValueError, match=r"target=.*finite entries only"):
+        depth.sup_distance(np.zeros(2), math.nan)
+    with pytest.raises(ValueError, match=r"n=0 is invalid; allowed: an integer >= 1"):
+        depth.degenerate_prediction(0.1, 0)
+    with pytest.raises(ValueError, match=r"c=nan is invalid"):
+        depth.degenerate_prediction(0.1, 10, math.nan)

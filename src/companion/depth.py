@@ -48,14 +48,18 @@ def log_depths(max_depth: int, per_decade: int) -> np.ndarray:
 
 
 def rho_grid(points: int, lo: float = CLAIM_RHO[0], hi: float = CLAIM_RHO[1]) -> np.ndarray:
-    """``points`` input correlations evenly spaced in ``[lo, hi]``."""
+    """``points`` input correlations evenly spaced in ``[lo, hi]``, ``-1 <= lo <= hi <= 1``."""
     points = check.integer("points", points, minimum=2)
+    lo = check.real("lo", lo, minimum=-1.0, maximum=1.0)
+    hi = check.real("hi", hi, minimum=lo, maximum=1.0)
     return np.linspace(lo, hi, points)
 
 
 def resnet_alpha(depth: int, gamma: float) -> float:
-    """``alpha = L^-gamma``."""
-    return float(depth) ** (-float(gamma))
+    """``alpha = L^-gamma`` (``depth >= 1``, ``gamma`` finite)."""
+    depth = check.integer("depth", depth, minimum=1)
+    gamma = check.real("gamma", gamma)
+    return float(depth) ** (-gamma)
 
 
 def ffnet_ntk(rho, depth: int) -> np.ndarray:
@@ -69,8 +73,19 @@ def resnet_ntk(rho, depth: int, gamma: float, trained: str = "hidden") -> np.nda
 
 
 def sup_distance(values: np.ndarray, target: np.ndarray | float) -> float:
-    """``max |values - target|`` (the distance used for every rate in this chapter)."""
-    return float(np.max(np.abs(np.asarray(values) - np.asarray(target))))
+    """``max |values - target|`` (the distance used for every rate in this chapter).
+
+    ``values``: a non-empty finite array; ``target``: a finite scalar or an array of the same shape.
+    """
+    values, target = np.asarray(values, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise check.fail("values", f"array of shape {values.shape} with {values.size - np.count_nonzero(np.isfinite(values))} "
+                         "non-finite entries", "a non-empty array of finite entries")
+    if target.ndim and target.shape != values.shape:
+        raise check.fail("target", f"array of shape {target.shape}", f"a scalar or the shape of values {values.shape}")
+    if not np.all(np.isfinite(target)):
+        raise check.fail("target", "non-finite entries", "finite entries only (no NaN or inf)")
+    return float(np.max(np.abs(values - target)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -247,7 +262,10 @@ def gram_study(P: dict[str, Any], log=print) -> dict[str, Any]:
 
 def degenerate_prediction(y_mean: float, n: int, c: float = 0.25) -> float:
     """What the exact "constant + nugget" kernel ``c 1 1^T + (1 - c) I`` (test row ``c 1^T``) predicts
-    everywhere off the training set: ``y_mean * n c / (n c + 1 - c)``."""
+    everywhere off the training set: ``y_mean * n c / (n c + 1 - c)`` (``n >= 1``, ``0 <= c <= 1``)."""
+    y_mean = check.real("y_mean", y_mean)
+    n = check.integer("n", n, minimum=1)
+    c = check.real("c", c, minimum=0.0, maximum=1.0)
     return y_mean * n * c / (n * c + 1.0 - c)
 
 
