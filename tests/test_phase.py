@@ -48,3 +48,20 @@ def test_effective_time_governs_gamma_below_one_half():
     c = phase.normalized_ntk(rho, 100, 0.25, "hidden")
     assert np.max(np.abs(a - 0.25)) < np.max(np.abs(c - 0.25))
     assert np.max(np.abs(a - b)) < 0.5 * np.max(np.abs(c - b))
+
+
+def test_bad_arguments_fail_with_clear_messages():
+    import math
+
+    import pytest
+
+    with pytest.raises(ValueError, match=r"depth=0 is invalid; allowed: an integer >= 1"):
+        phase.normalized_ntk(np.array([0.5]), 0, 1.0, "hidden")
+    with pytest.raises(ValueError, match=r"step=0.0 is invalid; allowed: a finite real number > 0.0"):
+        phase.gamma_grid(0.0, 1.0)
+    with pytest.raises(ValueError, match=r"step=-0.1 is invalid"):
+        phase.gamma_grid(-0.1, 1.0)
+    with pytest.raises(ValueError, match=r"gamma_max=nan is invalid"):
+        phase.gamma_grid(0.1, math.nan)
+    with pytest.raises(ValueError, match=r"step=nan is invalid"):
+        phase.gamma_grid(math.nan, 1.0)

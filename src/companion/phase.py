@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from . import _validate as check
 from . import claims as C
 from . import kernels as K
-from .depth import log_depths, rho_grid, sup_distance
+from .depth import log_depths, resnet_alpha, rho_grid, sup_distance
 from .fits import loglog_slope
 
 TRAINED = ("hidden", "all")
@@ -38,12 +39,15 @@ def deep_limit(rho: np.ndarray, trained: str) -> np.ndarray:
 
 
 def normalized_ntk(rho, depth: int, gamma: float, trained: str) -> np.ndarray:
-    """Normalised ResNet NTK with ``alpha = L^-gamma`` (NumPy)."""
-    return np.asarray(K.resnet_normalized(rho, depth, float(depth) ** (-gamma), trained).ntk)
+    """Normalised ResNet NTK with ``alpha = L^-gamma`` (``depth >= 1``, NumPy)."""
+    return np.asarray(K.resnet_normalized(rho, depth, resnet_alpha(depth, gamma), trained).ntk)
 
 
 def gamma_grid(step: float, gamma_max: float) -> np.ndarray:
-    """``0, step, 2 step, ..., gamma_max`` (rounded to 1e-9 so that 0.5 is exactly on the grid)."""
+    """``0, step, 2 step, ..., gamma_max`` (rounded to 1e-9 so that 0.5 is exactly on the grid);
+    ``step > 0``, ``gamma_max >= 0``."""
+    step = check.real("step", step, minimum=0.0, min_inclusive=False)
+    gamma_max = check.real("gamma_max", gamma_max, minimum=0.0)
     k = int(round(gamma_max / step))
     return np.round(np.arange(k + 1) * step, 9)
 
