@@ -79,3 +79,18 @@ def test_bad_arguments():
         spectral.depth1_coefficients(2, 10)
     with pytest.raises(ValueError, match=r"kmax=-1 is invalid"):
         spectral.gegenbauer_coefficients(spectral.depth1_kernel, 3, -1)
+
+
+def test_bad_arguments_fail_with_clear_messages():
+    assert spectral.depth1_kernel(1.0 + 1e-15) == spectral.depth1_kernel(1.0)  # rounding of a unit dot product
+    with pytest.raises(ValueError, match=r"t=.*range \[2.0, 2.0\].*allowed: correlations in \[-1, 1\]"):
+        spectral.depth1_kernel(2.0)
+    with pytest.raises(ValueError, match=r"t=.*non-finite"):
+        spectral.depth1_kernel(np.array([0.1, math.nan]))
+    with pytest.raises(ValueError, match=r"kernel=.*1 non-finite values"):
+        spectral.gegenbauer_coefficients(lambda t: np.where(t == t.max(), math.nan, t), 3, 4)
+    assert np.allclose(spectral.gegenbauer_coefficients(lambda t: 1.0, 3, 2), [1.0, 0.0, 0.0], atol=1e-14)
+    with pytest.raises(ValueError, match=r"mu=.*1 non-finite entries"):
+        spectral.eigenvalues_with_index(np.array([1.0, math.nan, 0.1]), 3)
+    with pytest.raises(ValueError, match=r"tol=nan is invalid"):
+        spectral.eigenvalues_with_index(np.array([1.0, 0.1]), 3, tol=math.nan)

@@ -81,6 +81,10 @@ def gegenbauer_coefficients(kernel: Callable[[np.ndarray], np.ndarray], d: int, 
     w = w * (math.pi / 2.0)
     t = np.cos(theta)
     vals = np.asarray(kernel(t), dtype=np.float64)
+    if vals.shape not in (t.shape, ()) or not np.all(np.isfinite(vals)):
+        bad = int(vals.size - np.count_nonzero(np.isfinite(vals)))
+        raise check.fail("kernel", f"a function returning shape {vals.shape} with {bad} non-finite values on [-1, 1]",
+                         f"a function returning finite values of shape ({nodes},)")
     weight = w * np.sin(theta) ** (d - 2) * vals * sphere_ratio(d)
     lam = (d - 2) / 2.0
     P = _gegenbauer_normalised(kmax, lam, t)  # (kmax + 1, nodes)
@@ -99,11 +103,31 @@ def _gegenbauer_normalised(kmax: int, lam: float, t: np.ndarray) -> np.ndarray:
     return P
 
 
+def correlations(name: str, t) -> np.ndarray:
+    """``t`` as a float64 array of correlations in ``[-1, 1]``.
+
+    Entries within 1e-12 of the interval are rounding (a dot product of unit vectors) and are put on it,
+    as :mod:`companion.kernels` does; anything farther out, or not finite, raises ``ValueError``.
+    """
+    a = np.asarray(t)
+    if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+        raise check.fail(name, f"array of dtype {a.dtype}", "real correlations in [-1, 1]")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        raise check.fail(name, "array with non-finite entries", "finite correlations in [-1, 1]")
+    if a.size and (a.min() < -1.0 - 1e-12 or a.max() > 1.0 + 1e-12):
+        raise check.fail(name, f"array with range [{float(a.min())!r}, {float(a.max())!r}]", "correlations in [-1, 1]")
+    return np.clip(a, -1.0, 1.0)
+
+
 # ---------------------------------------------------------------------------------------------------
 # the depth-1 kernel (infinite-depth RNTK for gamma > 1/2, trained="hidden"): exact Taylor series
 def depth1_kernel(t) -> np.ndarray:
-    """``(kappa1(t) + t kappa0(t)) / 2 = t/2 + (sqrt(1 - t^2) + 2 t arcsin t) / (2 pi)`` (NumPy)."""
-    t = np.clip(np.asarray(t, dtype=np.float64), -1.0, 1.0)
+    """``(kappa1(t) + t kappa0(t)) / 2 = t/2 + (sqrt(1 - t^2) + 2 t arcsin t) / (2 pi)`` (NumPy).
+
+    ``t``: correlations in ``[-1, 1]`` (entries beyond by more than 1e-12 raise ``ValueError``).
+    """
+    t = correlations("t", t)
     return t / 2.0 + (np.sqrt(np.maximum(1.0 - t * t, 0.0)) + 2.0 * t * np.arcsin(t)) / (2.0 * math.pi)
 
 
@@ -173,6 +197,10 @@ def eigenvalues_with_index(mu: np.ndarray, d: int, tol: float = 0.0) -> dict[str
     ``first[i] .. last[i]`` (1-based) of the eigenvalues of the integral operator in decreasing order.
     """
     mu = np.asarray(mu, dtype=np.float64)
+    if mu.ndim != 1 or not np.all(np.isfinite(mu)):
+        bad = int(mu.size - np.count_nonzero(np.isfinite(mu)))
+        raise check.fail("mu", f"array of shape {mu.shape} with {bad} non-finite entries", "a 1-D array of finite eigenvalues")
+    tol = check.real("tol", tol)
     k = np.arange(len(mu))
     keep = mu > tol
     vals, deg = mu[keep], k[keep]
