@@ -56,3 +56,19 @@ def test_claims_hold_at_default_scale():
     P = chapters.params("04_alpha_scaling", "default")
     res = synthetic.excess_risk_curves(P, log=lambda *a: None)
     assert not claims.failures(synthetic.claims(res))
+
+
+def test_bad_arguments_fail_with_clear_messages():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"n=0 is invalid; allowed: an integer >= 1"):
+        synthetic.sphere(0, 3, rng)
+    with pytest.raises(ValueError, match=r"d=0 is invalid; allowed: an integer >= 1"):
+        synthetic.sphere(5, 0, rng)
+    with pytest.raises(ValueError, match=r"rng=0 is invalid; allowed: a numpy.random.Generator"):
+        synthetic.sphere(5, 3, 0)
+    with pytest.raises(ValueError, match=r"rho=.*range \[2.0, 2.0\]"):
+        synthetic.k_inf(2.0)
+    with pytest.raises(ValueError, match=r"per_decade=0 is invalid"):
+        synthetic.stopping_times(0)
+    with pytest.raises(ValueError, match=r"hi=1.0 is invalid; allowed: a finite real number >= 2.0"):
+        synthetic.stopping_times(10, lo=2.0, hi=1.0)

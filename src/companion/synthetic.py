@@ -32,19 +32,25 @@ import numpy as np
 from . import _validate as check
 from . import claims as C
 from .fits import power_law
-from .spectral import depth1_kernel
+from .spectral import correlations, depth1_kernel
 
 
 def sphere(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` points uniform on ``S^{d-1}``, shape ``(n, d)``."""
+    """``n`` points uniform on ``S^{d-1}``, shape ``(n, d)`` (``n, d >= 1``; ``rng`` a NumPy Generator)."""
+    n = check.integer("n", n, minimum=1)
+    d = check.integer("d", d, minimum=1)
+    if not isinstance(rng, np.random.Generator):
+        raise check.fail("rng", rng, "a numpy.random.Generator (e.g. numpy.random.default_rng(seed))")
     x = rng.standard_normal((n, d))
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def k_inf(rho) -> np.ndarray:
     """The infinite-depth RNTK (``gamma > 1/2``, hidden) as a function of the correlation: the depth-1
-    kernel in closed form (NumPy; equal to ``kernels.depth1_limit`` to 1e-14, tested)."""
-    return depth1_kernel(rho)
+    kernel in closed form (NumPy; equal to ``kernels.depth1_limit`` to 1e-14, tested).
+
+    ``rho``: correlations in ``[-1, 1]`` (beyond by more than 1e-12 raises ``ValueError``)."""
+    return depth1_kernel(correlations("rho", rho))
 
 
 class Target:
@@ -128,7 +134,10 @@ def _on_device(a: np.ndarray):
 
 
 def stopping_times(per_decade: int, lo: float = -1.0, hi: float = 7.0) -> np.ndarray:
-    """Log-spaced stopping times ``10^lo .. 10^hi`` (``per_decade`` per decade)."""
+    """Log-spaced stopping times ``10^lo .. 10^hi`` (``per_decade >= 1`` per decade, finite ``lo <= hi``)."""
+    per_decade = check.integer("per_decade", per_decade, minimum=1)
+    lo = check.real("lo", lo)
+    hi = check.real("hi", hi, minimum=lo)
     return np.logspace(lo, hi, int(round((hi - lo) * per_decade)) + 1)
 
 
