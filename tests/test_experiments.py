@@ -285,3 +285,19 @@ def test_blas_threads_sets_and_restores():
     assert get() == before
     with pytest.raises(ValueError, match="n=0"):
         E.blas_threads(0)
+
+
+def test_unknown_method_and_bad_architectures_fail_with_clear_messages():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((20, 3))
+    y = np.sign(x[:, 0])
+    K = x @ x[:12].T + 1.0
+    with pytest.raises(ValueError, match=r"methods\[1\]='lasso' is invalid; allowed: one of 'ridge', 'flow'"):
+        E.fit_and_score(K, y[:12], y[12:], ["ridge", "lasso"])
+    with pytest.raises(ValueError, match=r"methods\[0\]='flow' is invalid; allowed: one of 'ridge'"):
+        E.fit_and_score(K, y[:12], y[12:], ["flow"], grids={"ridge": [0.0, 1.0]})
+    assert E.architectures(4, [0.5])[1]["alpha"] == 0.5
+    with pytest.raises(ValueError, match=r"depth=0 is invalid; allowed: an integer >= 1"):
+        E.architectures(0, [1.0])
+    with pytest.raises(ValueError, match=r"gammas\[1\]=nan is invalid"):
+        E.architectures(10, [1.0, math.nan])

@@ -193,10 +193,13 @@ def tasks(P: Mapping[str, Any]) -> list[Task]:
 
 
 def architectures(depth: int, gammas: Sequence[float]) -> list[dict[str, Any]]:
-    """The FFNet and one ResNet per ``gamma`` at ``depth``: ``[{arch, gamma, alpha, trained, label}]``."""
+    """The FFNet and one ResNet per ``gamma`` at ``depth``: ``[{arch, gamma, alpha, trained, label}]``,
+    ``alpha = depth^-gamma`` (``depth >= 1``, each gamma finite)."""
+    depth = check.integer("depth", depth, minimum=1)
+    gammas = [check.real(f"gammas[{i}]", g) for i, g in enumerate(gammas)]
     out = [{"arch": "ffnet", "gamma": math.nan, "alpha": math.nan, "trained": "all", "label": "FFNet"}]
     for g in gammas:
-        out.append({"arch": "resnet", "gamma": float(g), "alpha": float(depth) ** (-float(g)), "trained": "hidden",
+        out.append({"arch": "resnet", "gamma": g, "alpha": float(depth) ** (-g), "trained": "hidden",
                     "label": f"ResNet gamma={g:g}"})
     return out
 
@@ -283,6 +286,8 @@ def fit_and_score(K: np.ndarray, y_train: np.ndarray, y_test: np.ndarray, method
     from . import regression as R
 
     grids = dict(grids or {"ridge": RIDGES, "flow": TIMES})
+    known = tuple(m for m in METHODS if m in grids)
+    methods = [check.choice(f"methods[{i}]", m, known) for i, m in enumerate(methods)]
     n = int(np.shape(y_train)[0])
     K = np.asarray(K, float)
     if K.ndim != 2 or K.shape[1] != n or K.shape[0] <= n:
