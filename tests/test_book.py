@@ -97,3 +97,11 @@ def test_same_parameters_give_identical_bytes(smoke_chapters, tmp_path):
     assert any(f.suffix == ".csv" for f in files) and any(f.suffix == ".png" for f in files)
     for rel in files:
         assert (first.outputs / rel).read_bytes() == (again.outputs / rel).read_bytes(), rel
+
+
+def test_cache_key_rejects_an_unknown_chapter_or_scale():
+    assert len(build.cache_key("01_models", "smoke")) == 64
+    with pytest.raises(ValueError, match=r"chapter='nope' is invalid; allowed: one of '01_models'"):
+        build.cache_key("nope", "smoke")
+    with pytest.raises(ValueError, match=r"scale='tiny' is invalid; allowed: one of 'smoke'"):
+        build.cache_key("01_models", "tiny")

@@ -76,7 +76,10 @@ def source_fingerprint() -> str:
 
 
 def cache_key(chapter: str, scale: str, overrides: Mapping[str, Any] | None = None) -> str:
-    """The content address of an executed chapter."""
+    """The content address of an executed chapter (``chapter`` one of :func:`chapter_names`, ``scale`` one
+    of ``SCALES``)."""
+    check.choice("chapter", chapter, chapter_names())
+    check.choice("scale", scale, SCALES)
     src = (NOTEBOOKS / f"{chapter}.md").read_bytes()
     spec = json.dumps({"scale": scale, "overrides": dict(overrides or {})}, sort_keys=True).encode()
     return _sha256(_sha256(src).encode() + spec + source_fingerprint().encode())
