@@ -910,10 +910,9 @@ def _panel(ax, summary, dataset, kind, method, metric, gammas, percent):
     ax.set_xlabel("depth $L$")
 
 
-def plot_accuracy(result: Mapping[str, Any], method: str = "ridge", kinds: Sequence[str] | None = None):
-    """Test accuracy (%) against depth: one row per kind of task (``"two"``, ``"all"``; default: those
-    run), one panel per dataset, one line per kernel (mean +- sd over seeds); dotted: the trivial
-    predictor (training majority)."""
+def _plot_metric(result: Mapping[str, Any], method: str, kinds: Sequence[str] | None, metric: str, ylabel: str,
+                 accuracy: bool):
+    """One row per kind of task, one panel per dataset, one line per kernel (mean +- sd over seeds)."""
     import matplotlib.pyplot as plt
 
     check.choice("method", method, METHODS)
@@ -924,33 +923,25 @@ def plot_accuracy(result: Mapping[str, Any], method: str = "ridge", kinds: Seque
     fig, axes = plt.subplots(len(kinds), len(ds), figsize=(3.3 * len(ds), 0.4 + 3.0 * len(kinds)), squeeze=False)
     for r, k in enumerate(kinds):
         for c, d in enumerate(ds):
-            _panel(axes[r][c], summary, d, k, method, "test_accuracy", P["gammas"], True)
-        axes[r][0].set_ylabel(f"test accuracy (%), {method}")
+            _panel(axes[r][c], summary, d, k, method, metric, P["gammas"], accuracy)
+        axes[r][0].set_ylabel(f"{ylabel}, {method}")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), bbox_to_anchor=(0.5, -0.01))
     fig.tight_layout(rect=(0, 0.1 / len(kinds), 1, 1))
     return fig
+
+
+def plot_accuracy(result: Mapping[str, Any], method: str = "ridge", kinds: Sequence[str] | None = None):
+    """Test accuracy (%) against depth: one row per kind of task (``"two"``, ``"all"``; default: those
+    run), one panel per dataset, one line per kernel (mean +- sd over seeds); dotted: the trivial
+    predictor (training majority)."""
+    return _plot_metric(result, method, kinds, "test_accuracy", "test accuracy (%)", True)
 
 
 def plot_r2(result: Mapping[str, Any], method: str = "ridge", kinds: Sequence[str] | None = None):
     """Test R^2 (1 - MSE / MSE of the training-mean predictor) against depth: one row per kind of task,
     one panel per dataset; dotted: 0, the training-mean predictor."""
-    import matplotlib.pyplot as plt
-
-    check.choice("method", method, METHODS)
-    P = result["params"]
-    kinds = list(P["class_sets"]) if kinds is None else [check.choice("kinds", k, KINDS) for k in kinds]
-    summary = summarize(result["rows"])
-    ds = P["datasets"]
-    fig, axes = plt.subplots(len(kinds), len(ds), figsize=(3.3 * len(ds), 0.4 + 3.0 * len(kinds)), squeeze=False)
-    for r, k in enumerate(kinds):
-        for c, d in enumerate(ds):
-            _panel(axes[r][c], summary, d, k, method, "r2", P["gammas"], False)
-        axes[r][0].set_ylabel(f"test $R^2$, {method}")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), bbox_to_anchor=(0.5, -0.01))
-    fig.tight_layout(rect=(0, 0.1 / len(kinds), 1, 1))
-    return fig
+    return _plot_metric(result, method, kinds, "r2", "test $R^2$", False)
 
 
 def provenance(result: Mapping[str, Any]) -> tuple[str, str]:
