@@ -30,6 +30,7 @@ from . import claims as C
 from . import kernels as K
 from .fits import loglog_slope
 from .kernels.arccos import theta_from_u
+from .models import branch_scaling as resnet_alpha  # alpha = L^-gamma, validated
 from .signal import nngp_trajectory
 
 CLAIM_DEPTH = 10_000  # the claims are checked at this depth whatever the scale
@@ -53,13 +54,6 @@ def rho_grid(points: int, lo: float = CLAIM_RHO[0], hi: float = CLAIM_RHO[1]) ->
     lo = check.real("lo", lo, minimum=-1.0, maximum=1.0)
     hi = check.real("hi", hi, minimum=lo, maximum=1.0)
     return np.linspace(lo, hi, points)
-
-
-def resnet_alpha(depth: int, gamma: float) -> float:
-    """``alpha = L^-gamma`` (``depth >= 1``, ``gamma`` finite)."""
-    depth = check.integer("depth", depth, minimum=1)
-    gamma = check.real("gamma", gamma)
-    return float(depth) ** (-gamma)
 
 
 def ffnet_ntk(rho, depth: int) -> np.ndarray:

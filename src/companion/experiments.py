@@ -38,6 +38,7 @@ import numpy as np
 
 from . import _validate as check
 from . import claims as C
+from .models import branch_scaling
 
 __all__ = [
     "COLUMNS",
@@ -199,7 +200,7 @@ def architectures(depth: int, gammas: Sequence[float]) -> list[dict[str, Any]]:
     gammas = [check.real(f"gammas[{i}]", g) for i, g in enumerate(gammas)]
     out = [{"arch": "ffnet", "gamma": math.nan, "alpha": math.nan, "trained": "all", "label": "FFNet"}]
     for g in gammas:
-        out.append({"arch": "resnet", "gamma": g, "alpha": float(depth) ** (-g), "trained": "hidden",
+        out.append({"arch": "resnet", "gamma": g, "alpha": branch_scaling(depth, g), "trained": "hidden",
                     "label": f"ResNet gamma={g:g}"})
     return out
 

@@ -94,7 +94,7 @@ def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: 
 def _network(arch: str, depth: int, width: int, activation: str, gamma: float | None, trained: str) -> models.Network:
     if arch == "ffnet":
         return models.ffnet(depth, width, activation)
-    return models.resnet(depth, width, float(depth) ** (-gamma), activation, trained)
+    return models.resnet(depth, width, models.branch_scaling(depth, gamma), activation, trained)
 
 
 def label(arch: str, activation: str, gamma: float | None) -> str:
@@ -169,7 +169,7 @@ def analytic_ntk(arch: str, depth: int, gamma: float | None, x: np.ndarray) -> n
     if arch == "ffnet":
         return np.asarray(ffnet_kernels(x, depth=depth).ntk)
     gamma = check.real("gamma", gamma, minimum=0.0)
-    return np.asarray(resnet_kernels(x, depth=depth, alpha=float(depth) ** (-gamma), trained="hidden").ntk)
+    return np.asarray(resnet_kernels(x, depth=depth, alpha=models.branch_scaling(depth, gamma), trained="hidden").ntk)
 
 
 def init_point(point: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from . import _validate as check
 from . import claims as C
 from . import finite_width as fw
 from .kernels import diagonal, ffnet_kernels, resnet_kernels
+from .models import branch_scaling
 
 CONFIGS = (("ffnet", None, "all"), ("resnet", 0.5, "hidden"), ("resnet", 0.5, "all"), ("resnet", 1.0, "hidden"))
 
@@ -38,7 +39,7 @@ def inputs(n: int, d: int = 5, seed: int = 11) -> np.ndarray:
 def _ours(arch, depth, gamma, trained, x, method):
     if arch == "ffnet":
         return ffnet_kernels(x, depth=depth, method=method)
-    return resnet_kernels(x, depth=depth, alpha=float(depth) ** -gamma, trained=trained, method=method)
+    return resnet_kernels(x, depth=depth, alpha=branch_scaling(depth, gamma), trained=trained, method=method)
 
 
 def _rel_off(a, b) -> float:
@@ -71,7 +72,7 @@ def reference_check(P: Mapping[str, Any], log=print) -> list[dict[str, Any]]:
     start = time.perf_counter()
     for arch, gamma, trained in CONFIGS:
         for L in P["depths"]:
-            alpha = None if gamma is None else float(L) ** -gamma
+            alpha = None if gamma is None else branch_scaling(L, gamma)
             nngp_ref, ntk_ref = reference.kernels(x, arch=arch, depth=L, alpha=alpha, trained=trained)
             exact = diagonal(arch, L, 0.0 if alpha is None else alpha, trained)[1] * sq
             for method in ("recursion", "depthfree"):
@@ -93,7 +94,7 @@ def closed_form_check(P: Mapping[str, Any]) -> dict[str, float]:
     worst_diag, worst_psd, worst_sym = 0.0, 0.0, 0.0
     for arch, gamma, trained in CONFIGS:
         for L in sorted(set(P["depths"]) | {1000, 10_000}):
-            alpha = 0.0 if gamma is None else float(L) ** -gamma
+            alpha = 0.0 if gamma is None else branch_scaling(L, gamma)
             k = _ours(arch, L, gamma, trained, x, "auto")
             exact_nngp, exact_ntk = diagonal(arch, L, alpha, trained)
             worst_diag = max(worst_diag, _rel_diag(k.ntk, exact_ntk * sq), _rel_diag(k.nngp, exact_nngp * sq))

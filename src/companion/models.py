@@ -79,6 +79,13 @@ def _inputs(x, dt, in_dim: int) -> jax.Array:
     return x
 
 
+def branch_scaling(depth: int, gamma: float) -> float:
+    """The residual branch scaling ``alpha = L^-gamma`` of Tian & Yu (``depth >= 1``, ``gamma`` finite)."""
+    depth = check.integer("depth", depth, minimum=1)
+    gamma = check.real("gamma", gamma)
+    return float(depth) ** (-gamma)
+
+
 def ffnet(depth: int, width: int, activation: str = "relu", dtype="float64") -> Network:
     """FFNet with ``depth`` hidden layers of ``width`` units (all ``L + 1`` matrices trained).
 

@@ -73,7 +73,7 @@ def propagation(P: dict[str, Any], log=print) -> dict[str, Any]:
     start = time.perf_counter()
     runs = []
     for arch, gamma in configs:
-        alpha = 0.0 if gamma is None else float(depth) ** (-gamma)
+        alpha = 0.0 if gamma is None else models.branch_scaling(depth, gamma)
         net = models.ffnet(depth, width) if arch == "ffnet" else models.resnet(depth, width, alpha)
         q_hat, rho_hat = [], []
         for seed in range(seeds):

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import _validate as check
 from . import claims as C
+from .models import branch_scaling
 from .fits import power_law
 from .spectral import correlations, depth1_kernel
 
@@ -116,7 +117,7 @@ def learning_kernel(rho, depth: int, gamma: float) -> np.ndarray:
     m = flat.size
     flat = np.concatenate([flat, np.zeros((-m) % CHUNK)])
     out = np.empty_like(flat)
-    apply = _evaluator(depth, float(depth) ** (-gamma))
+    apply = _evaluator(depth, branch_scaling(depth, gamma))
     for i in range(0, flat.size, CHUNK):
         out[i:i + CHUNK] = np.asarray(apply(flat[i:i + CHUNK]))
     return out[:m].reshape(r.shape)
