@@ -29,6 +29,7 @@ from typing import Any, Iterator, Mapping
 
 from . import _validate as check
 from .chapters import SCALES
+from .io import sha256_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -60,10 +61,6 @@ def chapter_names() -> list[str]:
     return sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.md"))
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def source_fingerprint() -> str:
     """sha256 over the package source (code, style, data tables) and the pinned environment."""
     h = hashlib.sha256()
@@ -82,7 +79,7 @@ def cache_key(chapter: str, scale: str, overrides: Mapping[str, Any] | None = No
     check.choice("scale", scale, SCALES)
     src = (NOTEBOOKS / f"{chapter}.md").read_bytes()
     spec = json.dumps({"scale": scale, "overrides": dict(overrides or {})}, sort_keys=True).encode()
-    return _sha256(_sha256(src).encode() + spec + source_fingerprint().encode())
+    return sha256_bytes(sha256_bytes(src).encode() + spec + source_fingerprint().encode())
 
 
 def to_ipynb(md: Path, dest: Path) -> Path:
@@ -98,7 +95,7 @@ def to_ipynb(md: Path, dest: Path) -> Path:
 
 def _manifest(folder: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(folder)): _sha256(p.read_bytes())
+        str(p.relative_to(folder)): sha256_bytes(p.read_bytes())
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name != "manifest.json"
     }

@@ -16,7 +16,6 @@ its hash, package version, git commit and date.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import io
 import json
 import os
@@ -30,7 +29,7 @@ import matplotlib.pyplot as plt
 
 from . import __version__
 from . import _validate as check
-from .io import atomic_write_bytes
+from .io import atomic_write_bytes, sha256_bytes
 
 STYLE = Path(__file__).with_name("companion.mplstyle")
 FIG_ID = re.compile(r"^fig-(\d\d)-[a-z0-9]+(-[a-z0-9]+)*$")
@@ -126,7 +125,7 @@ def save(
     for fmt in FORMATS:
         data = render(fig, fmt)
         atomic_write_bytes(out / f"{fig_id}.{fmt}", data)
-        files[fmt] = {"file": f"{fig_id}.{fmt}", "sha256": hashlib.sha256(data).hexdigest()}
+        files[fmt] = {"file": f"{fig_id}.{fmt}", "sha256": sha256_bytes(data)}
     sidecar = {
         "id": fig_id,
         "caption": " ".join(caption.split()),
