@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# MathJax for the offline site (package.json / package-lock.json; copied into the book by companion.site).
+# MathJax for the offline site (package.json / package-lock.json; copied into the book by companion.book.site).
 NODE_STAMP := node_modules/.installed
 
 .PHONY: book book-paper test test-fast colab check-colab browser-deps clean help
@@ -29,11 +29,11 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $(NODE_STAMP)
 
 book: $(STAMP) $(NODE_STAMP)
-	$(PY) -m companion.build book --scale default
+	$(PY) -m companion.book.build book --scale default
 	@echo "Open _build/html/index.html"
 
 book-paper: $(STAMP) $(NODE_STAMP)
-	$(PY) -m companion.build book --scale paper
+	$(PY) -m companion.book.build book --scale paper
 
 test: $(STAMP) $(NODE_STAMP) browser-deps
 	$(PY) -m pytest
@@ -42,10 +42,10 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not book and not browser"
 
 colab: $(STAMP)
-	$(PY) -m companion.build colab
+	$(PY) -m companion.book.build colab
 
 check-colab: $(STAMP)
-	$(PY) -m companion.build check-colab
+	$(PY) -m companion.book.build check-colab
 
 # The browser test drives Debian's chromium; install it when we may (root with apt-get).
 browser-deps:

@@ -110,8 +110,8 @@ def clear_caches():
 
 # ---------------------------------------------------------------------------- neural-tangents
 def nt_kernel_fn(arch, L, alpha, serial):
-    """neural-tangents' kernel function for the companion's architecture (mapping: companion.reference)."""
-    from companion import reference
+    """neural-tangents' kernel function for the companion's architecture (mapping: companion.networks.reference)."""
+    from companion.networks import reference
 
     if arch == "ffnet":
         return jax.jit(reference.ffnet_kernel_fn(L, serial), static_argnames="get"), None

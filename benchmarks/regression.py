@@ -1,6 +1,6 @@
 """Benchmark: kernel regression over a grid of 50 ridges / stopping times.
 
-Compares the approach of ``companion.regression`` (one eigendecomposition of the train kernel, then
+Compares the approach of ``companion.learning.regression`` (one eigendecomposition of the train kernel, then
 every grid value for the price of two small matrix products) with the naive approach of one solve
 per grid value (a Cholesky factorisation per ridge; an eigendecomposition per stopping time; for
 reference also the textbook ``K^-1 (I - expm(-K t/n)) y`` with ``scipy.linalg.expm``).
@@ -32,7 +32,7 @@ import numpy as np
 import scipy
 import scipy.linalg as sl
 
-from companion import regression as R
+from companion.learning import regression as R
 
 
 def relu_ntk(a, b):
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
         print(f"n={r['n']}: max |grid - Cholesky| {r['max_abs_diff_ridge_vs_cholesky']:.1e}, "
               f"max |grid - per-value flow| {r['max_abs_diff_flow_vs_per_value']:.1e}{extra}")
     if args.json:
-        from companion.io import atomic_write_text
+        from companion.util.storage import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(rows, indent=1) + "\n")
     return 0

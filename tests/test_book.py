@@ -10,7 +10,7 @@ import shutil
 import nbformat
 import pytest
 
-from companion import build
+from companion.book import build
 
 pytestmark = pytest.mark.book
 

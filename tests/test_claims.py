@@ -6,7 +6,7 @@ import csv
 import io
 import math
 
-from companion import claims as C
+from companion.publish import claims as C
 
 
 def test_comparisons():

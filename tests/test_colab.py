@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from companion import build, colab
+from companion.book import build
+from companion.book import colab
 
 
 def test_every_chapter_has_an_up_to_date_colab_notebook():

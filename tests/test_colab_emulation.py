@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from companion import colab
+from companion.book import colab
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 SCRIPT = r"""
 import sys, jax, numpy as np
 import companion
-from companion import models, regression
+from companion.networks import models
+from companion.learning import regression
 from companion.kernels import ffnet_kernels, resnet_kernels
 assert not any(m.startswith(("neural_tangents", "tensorflow")) for m in sys.modules)
 x = np.random.default_rng(0).normal(size=(5, 4)); x /= np.linalg.norm(x, axis=1, keepdims=True)

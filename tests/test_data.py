@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from companion import data
-from companion import io as cio
+from companion.util import storage as cio
 
 SHARED = data.shared_dir()
 

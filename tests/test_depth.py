@@ -1,4 +1,4 @@
-"""Chapter 3 (companion.depth): the chapter's claims hold at smoke scale (the limit checks are always at
+"""Chapter 3 (companion.chapters.degeneracy): the chapter's claims hold at smoke scale (the limit checks are always at
 L = 10^4), the helpers are exact where they can be, and bad arguments fail with clear messages."""
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from companion import chapters, claims, depth
+from companion import chapters
+from companion.publish import claims
+from companion.chapters import degeneracy as depth
 from companion.kernels import kappa0
-from companion.regression import KernelRegression
-from companion.signal import nngp_trajectory
+from companion.learning.regression import KernelRegression
+from companion.chapters.signal_propagation import nngp_trajectory
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from companion import models
-from companion.empirical import empirical_ntk, param_count
+from companion.networks import models
+from companion.networks.empirical import empirical_ntk, param_count
 from companion.kernels import diagonal, ffnet_kernels, resnet_kernels
 
 

@@ -1,4 +1,4 @@
-"""companion.experiments (chapter 6): the claims at smoke scale, result rows and CSV, the paper join,
+"""companion.chapters.experiments (chapter 6): the claims at smoke scale, result rows and CSV, the paper join,
 argument validation, the kernel routes and the regression with model selection."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion import chapters, data
-from companion import experiments as E
+from companion import chapters
+from companion import data
+from companion.chapters import experiments as E
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -248,7 +249,7 @@ def test_fit_and_score_selects_on_validation_and_handles_one_hot():
 
 
 def test_fit_and_score_on_an_accelerator_path_matches(monkeypatch):
-    """The GPU path (JAX arrays into companion.regression) gives the NumPy path's choices and scores."""
+    """The GPU path (JAX arrays into companion.learning.regression) gives the NumPy path's choices and scores."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((50, 4))
     y = np.where(x[:, 1] > 0, 1.0, -1.0)

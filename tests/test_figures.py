@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # tests only; chapters keep the inline backend so glue wo
 import matplotlib.pyplot as plt
 import pytest
 
-from companion import figures
+from companion.publish import figures
 
 
 def _fig():

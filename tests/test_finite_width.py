@@ -8,9 +8,10 @@ import matplotlib
 import numpy as np
 import pytest
 
-from companion import chapters, models
-from companion import finite_width as fw
-from companion.training import train
+from companion import chapters
+from companion.networks import models
+from companion.chapters import finite_width as fw
+from companion.networks.training import train
 
 matplotlib.use("Agg")
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from companion.fits import loglog_slope, power_law, power_law_solve
+from companion.learning.fits import loglog_slope, power_law, power_law_solve
 
 
 def test_exact_power_law():

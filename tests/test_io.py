@@ -1,4 +1,4 @@
-"""companion.io: atomic writes, checksums, the content-addressed cache and its corruption handling."""
+"""companion.util.storage: atomic writes, checksums, the content-addressed cache and its corruption handling."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from companion import io
+from companion.util import storage as io
 
 
 def test_atomic_write_bytes_and_text(tmp_path):

@@ -1,10 +1,10 @@
-"""Chapter 2's checks (companion.kernel_checks) on a small set: the same functions the chapter runs."""
+"""Chapter 2's checks (companion.chapters.kernel_checks) on a small set: the same functions the chapter runs."""
 
 from __future__ import annotations
 
 import pytest
 
-from companion import kernel_checks as kc
+from companion.chapters import kernel_checks as kc
 
 
 def test_closed_forms_and_psd_up_to_depth_1e4():

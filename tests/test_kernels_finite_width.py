@@ -1,4 +1,4 @@
-"""Finite-width check: the empirical NTK of companion.models' networks converges to the analytic
+"""Finite-width check: the empirical NTK of companion.networks.models' networks converges to the analytic
 kernel like ``width^-1/2`` (fitted slope of the relative error against width, widths 256..4096)."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import companion  # noqa: F401
-from companion import models
+from companion.networks import models
 from companion.kernels import ffnet_kernels, resnet_kernels
 
 try:  # the companion's own Jacobian contraction (another module); a local fallback keeps this test alive
-    from companion.empirical import empirical_ntk
-except ImportError:  # pragma: no cover - only while companion.empirical does not exist
+    from companion.networks.empirical import empirical_ntk
+except ImportError:  # pragma: no cover - only while companion.networks.empirical does not exist
     empirical_ntk = None
 
 WIDTHS = [256, 512, 1024, 2048, 4096]

@@ -18,7 +18,7 @@ import companion  # noqa: F401
 from companion.kernels import diagonal, ffnet_kernels, resnet_kernels
 
 pytest.importorskip("neural_tangents")
-from companion import reference  # noqa: E402  (the stax mapping shared with chapter 2 and the benchmark)
+from companion.networks import reference  # noqa: E402  (the stax mapping shared with chapter 2 and the benchmark)
 
 pytestmark = pytest.mark.reference
 

@@ -1,4 +1,4 @@
-"""companion.phase (chapter 4): the regime table's checks and the phase diagram's claims at smoke scale."""
+"""companion.chapters.alpha_scaling.phase (chapter 4): the regime table's checks and the phase diagram's claims at smoke scale."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from companion import chapters, claims, phase
+from companion import chapters
+from companion.publish import claims
+from companion.chapters.alpha_scaling import phase
 
 
 def test_gamma_grid_contains_one_half():

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from companion import empirical, models
+from companion.networks import empirical
+from companion.networks import models
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMED = r"{}=.* is invalid; allowed: "
@@ -107,7 +108,7 @@ def test_init_rejects_bad_in_dim(in_dim, name):
 
 
 # ----------------------------------------------------------------------------------------- training
-from companion import training  # noqa: E402
+from companion.networks import training  # noqa: E402
 
 
 def psd(n: int, rank: int, scale: float, seed: int) -> np.ndarray:
@@ -198,7 +199,7 @@ def test_train_rejects_bad_arguments(kw, name):
 
 
 # --------------------------------------------------------------------------------------------- fits
-from companion import fits  # noqa: E402
+from companion.learning import fits  # noqa: E402
 
 positive = st.floats(1e-300, 1e300)
 
@@ -256,7 +257,7 @@ def test_power_law_bootstrap_is_deterministic_in_seed(seed):
 
 
 # --------------------------------------------------------------------------------------- regression
-from companion import regression as R  # noqa: E402
+from companion.learning import regression as R  # noqa: E402
 
 GRID = {"ridge": [0.0, 1e-300, 1e-12, 1e-3, 1.0, 1e300, math.inf], "flow": [0.0, 1e-300, 1e-3, 1.0, 1e12, 1e300, math.inf]}
 
@@ -399,8 +400,9 @@ def test_kernel_helpers_reject_bad_arguments():
 
 
 # ------------------------------------------------------------------------ chapter helper modules
-from companion import finite_width as fw  # noqa: E402
-from companion import kernel_checks, signal  # noqa: E402
+from companion.chapters import finite_width as fw  # noqa: E402
+from companion.chapters import kernel_checks
+from companion.chapters import signal_propagation as signal  # noqa: E402
 
 
 @SETTINGS
@@ -463,7 +465,9 @@ def test_sweep_points_are_bit_reproducible(seed, arch):
 import json  # noqa: E402
 import warnings  # noqa: E402
 
-from companion import _download, io, sweep  # noqa: E402
+from companion.data import download as _download
+from companion.util import storage as io
+from companion.util import sweep  # noqa: E402
 
 damage = st.one_of(
     st.tuples(st.just("flip"), st.integers(0, 10**6), st.integers(1, 255)),
@@ -605,7 +609,7 @@ def test_download_rejects_bad_arguments(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- claims
-from companion import claims as C  # noqa: E402
+from companion.publish import claims as C  # noqa: E402
 
 
 @SETTINGS

@@ -1,4 +1,4 @@
-"""companion.regression: kernel ridge and gradient-flow kernel regression, model selection, metrics."""
+"""companion.learning.regression: kernel ridge and gradient-flow kernel regression, model selection, metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg as sl
 
-from companion import regression as R
+from companion.learning import regression as R
 
 
 def rbf(a, b, scale=1.0):

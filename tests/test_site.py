@@ -15,13 +15,15 @@ import yaml
 from markdown_it import MarkdownIt
 
 import companion
-from companion import build, cli, site
+from companion.book import build
+from companion.book import cli
+from companion.book import site
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sidecar(folder: Path, fid: str, caption: str = "A caption.", commit: str = "0123456789abcdef0123", **extra) -> dict:
-    """Write a figure's three (dummy) files and its sidecar, as companion.figures.save does."""
+    """Write a figure's three (dummy) files and its sidecar, as companion.publish.figures.save does."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for fmt in ("pdf", "svg", "png"):
@@ -212,7 +214,7 @@ def test_config_serves_mathjax_from_the_site():
     assert sphinx["mathjax_path"] == "mathjax/" + site.MATHJAX_ENTRY
     assert "://" not in sphinx["mathjax_path"]
     assert "_extra" in sphinx["html_extra_path"]
-    assert "companion.site" in config["sphinx"]["extra_extensions"]
+    assert "companion.book.site" in config["sphinx"]["extra_extensions"]
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/mathjax"]["version"].startswith("3.")
 

@@ -1,4 +1,4 @@
-"""companion.spectral: Funk-Hecke coefficients by two independent computations, closed-form checks, the
+"""companion.chapters.alpha_scaling.spectral: Funk-Hecke coefficients by two independent computations, closed-form checks, the
 chapter's claims at smoke scale."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from scipy import special
 
-from companion import chapters, claims, spectral
+from companion import chapters
+from companion.publish import claims
+from companion.chapters.alpha_scaling import spectral
 
 
 def test_multiplicities():

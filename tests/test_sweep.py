@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.sweep import STALE_SECONDS, SweepWarning, point_key, run_sweep
+from companion.util.sweep import STALE_SECONDS, SweepWarning, point_key, run_sweep
 
 GRID = [{"a": a, "b": b} for a in range(3) for b in ("x", "y")]
 
@@ -62,7 +62,7 @@ def test_progress_messages(tmp_path, capsys):
 SCRIPT = textwrap.dedent(
     """
     import sys, time
-    from companion.sweep import run_sweep
+    from companion.util.sweep import run_sweep
 
     def slow(p):
         time.sleep(0.4)

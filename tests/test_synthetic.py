@@ -1,4 +1,4 @@
-"""companion.synthetic (chapter 4): the target lies in the RKHS and has unit L2 norm, the kernel matches
+"""companion.chapters.alpha_scaling.synthetic (chapter 4): the target lies in the RKHS and has unit L2 norm, the kernel matches
 the kernel module, and the chapter's claims hold at smoke scale (and at the default scale, slow)."""
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from companion import chapters, claims, kernels, synthetic
+from companion import chapters
+from companion.publish import claims
+from companion import kernels
+from companion.chapters.alpha_scaling import synthetic
 
 
 def test_sphere_and_target_normalisation():

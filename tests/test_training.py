@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from companion import models
-from companion.empirical import empirical_ntk
-from companion.training import _gd_chunk, linearised, relative_change, step_size, train
+from companion.networks import models
+from companion.networks.empirical import empirical_ntk
+from companion.networks.training import _gd_chunk, linearised, relative_change, step_size, train
 
 
 def sphere(n, d, seed=0):

@@ -1,23 +1,16 @@
 """companion: the executable companion to the NTK theory of deep ResNets versus deep FFNets.
 
-Modules (each holds one thing):
-  models         finite-width FFNet / ResNet (NTK parametrization)
-  kernels        exact NNGP / NTK recursions, depth-free evaluation, depth limits, degeneracy measures
-  empirical      empirical NTK of a finite network (Jacobian contraction)
-  training       full-batch gradient descent and its linearised (NTK) prediction
-  fits           log-log slopes and power laws with intervals
-  sweep          resumable, content-addressed parameter sweeps with progress
-  data           MNIST / CIFAR loaders with checksums, preprocessing onto the sphere
-  regression     kernel ridge and early-stopped (gradient-flow) kernel regression from one eigendecomposition
-  io             atomic writes, hashes and a verified content-addressed cache
-  figures        citable figure files (PDF/SVG/PNG + sidecar JSON) and glue into chapters
-  claims         the claim tables that chapters end with and the test suite re-checks
-  chapters       every chapter's parameter sets (smoke / default / paper), validated
-  signal, kernel_checks, depth, phase, spectral, synthetic, finite_width, experiments
-                 the experiments of chapters 1-6 (computation, claims and plots)
-  reference      neural-tangents models of the same networks (imported only on use; needs jax 0.5.3)
-  build, colab, site, cli
-                 chapter execution with caching, Colab notebooks, generated pages, command line
+The package is built in layers; each imports only the layers below it (``tests/test_layers.py`` runs the
+import-linter contracts that enforce this):
+
+  book       build the book: execute chapters with caching, Colab notebooks, pages, command line
+  chapters   one module (or subpackage) per chapter: its parameters, ``run``, claims and plots
+  publish    what chapters publish: citable figures, plotting style, claim tables
+  learning   kernel regression with model selection, power-law fits
+  networks   finite-width FFNet / ResNet, empirical NTK, training, neural-tangents reference models
+  data       dataset registry, verified downloads, preprocessing onto the sphere
+  kernels    exact NNGP / NTK recursions, depth-free evaluation, depth limits, degeneracy measures
+  util       argument validation, atomic files and caches, resumable sweeps
 
 The package core never imports neural-tangents; it runs on the pinned JAX 0.5.3 and on current JAX.
 """

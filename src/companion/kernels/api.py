@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _validate as check
+from companion.util import validate as check
 from . import depthfree, gram
 from .arccos import _rho
 from .recursion import Spec, normalized_from_uv

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _validate as check
+from companion.util import validate as check
 
 # sin(t) - t cos(t) = sum_{k>=1} (-1)^(k+1) 2k t^(2k+1) / (2k+1)!  -- coefficients of t^3 * poly(t^2).
 _S_SERIES = tuple((-1) ** (k + 1) * 2 * k / math.factorial(2 * k + 1) for k in range(1, 9))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validate as check
+from companion.util import validate as check
 
 
 def _square(name: str, K) -> np.ndarray:

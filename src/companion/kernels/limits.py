@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .. import _validate as check
+from companion.util import validate as check
 from .api import Kernels
 from .arccos import _rho, kappa0, kappa1
 

@@ -3,7 +3,7 @@
 For each *task* (a dataset and a set of classes), each seed (an independent random draw of the training
 and test points), each architecture (the FFNet, and ResNets with ``alpha = L^-gamma``) and each depth
 ``L``, the exact infinite-width NTK is computed on the task's points (:mod:`companion.kernels`), and
-kernel regression is fitted as the papers do it (:mod:`companion.regression`):
+kernel regression is fitted as the papers do it (:mod:`companion.learning.regression`):
 
 * **ridge** (kernel ridge regression, as in Huang et al. 2020) and **flow** (gradient flow stopped at
   time ``t``, the early stopping of Tian & Yu 2024), both from one eigendecomposition;
@@ -36,9 +36,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import _validate as check
-from . import claims as C
-from .models import branch_scaling
+from companion.util import validate as check
+from companion.publish import claims as C
+from companion.networks.models import branch_scaling
 
 __all__ = [
     "COLUMNS",
@@ -118,7 +118,7 @@ class Task:
         return N_CLASSES[self.dataset] if self.classes is None else len(self.classes)
 
     def title(self) -> str:
-        from .data import class_names
+        from companion.data import class_names
 
         if self.classes is None:
             return f"{TITLES[self.dataset]}, all {self.n_classes} classes"
@@ -130,7 +130,7 @@ class Task:
 
 
 def _pairs(value: Any) -> dict[str, tuple[int, int]]:
-    from .chapters import _pairs as validate_pairs
+    from companion.chapters import _pairs as validate_pairs
 
     return {k: tuple(v) for k, v in validate_pairs("pairs", value).items()}
 
@@ -217,7 +217,7 @@ def normalized_ntk(x1: np.ndarray, x2: np.ndarray, arch: str, depth: int, alpha:
     the input correlations with :func:`companion.kernels.resnet_normalized` (slower, same values).
     Returns the matrix and the route taken (``"scaled"`` or ``"normalized"``).
     """
-    from . import kernels
+    from companion import kernels
 
     check.choice("arch", arch, ("ffnet", "resnet"))
     depth = check.integer("depth", depth, minimum=1)
@@ -261,7 +261,7 @@ def trivial(y_train: np.ndarray, y_test: np.ndarray) -> tuple[float, float]:
     Two classes: ``sign(mean(y_train))`` (the training majority); one-hot: ``argmax`` of the class
     frequencies. MSE of the constant prediction ``mean(y_train)`` (summed over outputs for one-hot).
     """
-    from . import regression as R
+    from companion.learning import regression as R
 
     mean = np.asarray(y_train, float).mean(axis=0)
     pred = np.broadcast_to(mean, np.shape(y_test))
@@ -284,7 +284,7 @@ def fit_and_score(K: np.ndarray, y_train: np.ndarray, y_test: np.ndarray, method
     reference only), ``interpolant_test_accuracy, interpolant_test_mse`` (ridge 0 / time inf) and
     ``n_fit, n_val``.
     """
-    from . import regression as R
+    from companion.learning import regression as R
 
     grids = dict(grids or {"ridge": RIDGES, "flow": TIMES})
     known = tuple(m for m in METHODS if m in grids)
@@ -348,7 +348,7 @@ def sizes(task: Task, n_train: int, n_test: int, available_train: int, available
 
 def _draw(task: Task, P: Mapping[str, Any], seed: int, raw):
     """The task's data for ``seed``: uniform random draws (not class-balanced), see :func:`sizes`."""
-    from . import data
+    from companion import data
 
     cls = task.classes
     avail_tr = len(raw.y_train) if cls is None else int(np.isin(raw.y_train, cls).sum())
@@ -437,7 +437,7 @@ def run(P: Mapping[str, Any], log: Callable[[str], Any] = print, *, threads: int
 
 
 def _run(P: Mapping[str, Any], log: Callable[[str], Any]) -> dict[str, Any]:
-    from . import data
+    from companion import data
 
     all_tasks = tasks(P)
     configs = sum(len(architectures(1, P["gammas"])) for _ in P["depths"])
@@ -540,9 +540,9 @@ def write_results(result: Mapping[str, Any], out_dir: str | Path | None = None) 
 
     Default folder: ``figures.output_dir() / "results"``. Returns the CSV path.
     """
-    from .figures import _jsonable, git_commit, output_dir
-    from .io import atomic_write_text
-    from . import __version__
+    from companion.publish.figures import _jsonable, git_commit, output_dir
+    from companion.util.storage import atomic_write_text
+    from companion import __version__
 
     out = Path(out_dir) if out_dir is not None else output_dir() / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -679,7 +679,7 @@ def sources_markdown(result: Mapping[str, Any]) -> str:
 # numbers reported in the papers
 def paper_reported_path() -> Path:
     """``results/paper_reported.csv`` at the repository root (absent in a pip-installed package)."""
-    return Path(__file__).resolve().parents[2] / "results" / "paper_reported.csv"
+    return Path(__file__).resolve().parents[3] / "results" / "paper_reported.csv"
 
 
 def read_paper(path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -777,8 +777,8 @@ def reference_check(n: int = 400, depth: int = 10_000, seed: int = 0, source: st
     far above chance. Returns ``r2``, ``accuracy``, ``kernel_sum_accuracy``, ``sign_agreement`` (fraction
     of test points where the two signs agree), ``trivial_accuracy`` and the shallow (L = 1) accuracy.
     """
-    from . import data
-    from . import regression as R
+    from companion import data
+    from companion.learning import regression as R
 
     ds = data.prepare("mnist", (3, 5), n, n, seed=seed, balanced=True, source=source)
     x_all = np.concatenate([ds.x_train, ds.x_test])
@@ -976,7 +976,7 @@ def shallow_accuracy(dataset: str, classes: Sequence[int], n_train: int, n_test:
                      source: str = "auto") -> dict[str, Any]:
     """Test accuracy of the depth-1 NTK (ridge chosen on validation) on a two-class problem, beside the
     trivial predictor's: a quick check that a pair of classes is learnable at a given sample size."""
-    from . import data
+    from companion import data
 
     check.choice("dataset", dataset, tuple(N_CLASSES))
     task = Task(dataset, "two", tuple(int(c) for c in classes))

@@ -7,7 +7,7 @@ For a network ``f(x; p)`` with scalar output and trained parameters ``p`` (the n
 
 Methods (all exact, float64 by default, and equal to rounding):
 
-* ``method="structured"`` (used by ``"auto"`` for the networks of :mod:`companion.models`): every
+* ``method="structured"`` (used by ``"auto"`` for the networks of :mod:`companion.networks.models`): every
   trained weight matrix enters as a product ``z = a W^T``, so its per-example gradient is the outer
   product ``outer(df/dz, a)`` and its NTK term is ``(D D'^T) * (a a'^T)`` (elementwise), with
   ``D = df/dz`` for all examples from one backward pass. Cost ``O(n L m^2 + n1 n2 L m)``, memory
@@ -35,8 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate as check
-from .models import Network, Params, split
+from companion.util import validate as check
+from companion.networks.models import Network, Params, split
 
 __all__ = ["empirical_ntk", "param_count"]
 
@@ -78,7 +78,7 @@ def _jvp_columns(net: Network, trained: Params, frozen: Params, x1: jax.Array, x
 
 
 def _taps(net: Network, params: Params, x: jax.Array, eps: dict) -> tuple[jax.Array, dict]:
-    """The forward pass of a :mod:`companion.models` FFNet/ResNet with additive perturbations ``eps`` on the
+    """The forward pass of a :mod:`companion.networks.models` FFNet/ResNet with additive perturbations ``eps`` on the
     output of every weight matrix's product ``z = a W^T``; returns ``f`` and each product's input ``a``.
 
     The gradient of ``f`` in that weight is ``outer(df/dz, a)`` per example, so its NTK term is
@@ -86,7 +86,7 @@ def _taps(net: Network, params: Params, x: jax.Array, eps: dict) -> tuple[jax.Ar
     ``sum f`` in ``eps``). This mirrors ``models.ffnet`` / ``models.resnet`` exactly; the test suite checks it
     against the generic Jacobian contraction for every architecture, activation and ``trained`` option.
     """
-    from .models import ACTIVATIONS
+    from companion.networks.models import ACTIVATIONS
 
     phi = ACTIVATIONS[net.activation]
     m = net.width
@@ -174,7 +174,7 @@ def empirical_ntk(
     """The empirical NTK ``Theta(x1, x2)`` of ``net`` at ``params`` over the trained parameters.
 
     Args:
-      net: a :class:`companion.models.Network` (scalar output); only ``net.trained`` parameters count.
+      net: a :class:`companion.networks.models.Network` (scalar output); only ``net.trained`` parameters count.
       params: its parameters (from ``net.init``).
       x1: inputs of shape ``(n1, d)``.
       x2: inputs of shape ``(n2, d)``; ``None`` means ``x1`` (the result is then exactly symmetric).
@@ -200,7 +200,7 @@ def empirical_ntk(
     a, b = jnp.asarray(a, dt), jnp.asarray(b, dt)
     if method == "structured" or (method == "auto" and _is_structured(net, params)):
         if not _is_structured(net, params):
-            raise check.fail("method", method, "'auto', 'jacobian' or 'jvp' for a network not built by companion.models")
+            raise check.fail("method", method, "'auto', 'jacobian' or 'jvp' for a network not built by companion.networks.models")
         in_dim = params["W_in" if net.arch == "ffnet" else "A"].shape[1]
         if a.shape[1] != in_dim:
             raise check.fail("x1", f"array with {a.shape[1]} features", f"the network's input dimension ({in_dim})")

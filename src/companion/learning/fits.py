@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats
 
-from . import _validate as check
+from companion.util import validate as check
 
 __all__ = ["loglog_slope", "PowerLawFit", "power_law", "power_law_solve"]
 

@@ -2,10 +2,10 @@
 and against closed forms.
 
 1. :func:`reference_check`: ``companion.kernels`` against neural-tangents 0.6.5 ``stax`` models of the
-   same architectures (:mod:`companion.reference`), off the diagonal, over depths, both ``trained``
+   same architectures (:mod:`companion.networks.reference`), off the diagonal, over depths, both ``trained``
    settings and both evaluation paths; on the diagonal both against the exact closed forms.
-2. :func:`finite_width_check`: the empirical NTK of ``companion.models`` networks against the analytic
-   kernel as the width grows (the sweep and fits of :mod:`companion.finite_width`).
+2. :func:`finite_width_check`: the empirical NTK of ``companion.networks.models`` networks against the analytic
+   kernel as the width grows (the sweep and fits of :mod:`companion.chapters.finite_width`).
 3. :func:`closed_form_check`: the engine's diagonal against ``L + 1`` (FFNet) and
    ``2 L alpha^2 (1 + alpha^2)^(L-1)`` (ResNet, hidden), symmetry and positive semi-definiteness.
 """
@@ -17,11 +17,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from . import _validate as check
-from . import claims as C
-from . import finite_width as fw
-from .kernels import diagonal, ffnet_kernels, resnet_kernels
-from .models import branch_scaling
+from companion.util import validate as check
+from companion.publish import claims as C
+from companion.chapters import finite_width as fw
+from companion.kernels import diagonal, ffnet_kernels, resnet_kernels
+from companion.networks.models import branch_scaling
 
 CONFIGS = (("ffnet", None, "all"), ("resnet", 0.5, "hidden"), ("resnet", 0.5, "all"), ("resnet", 1.0, "hidden"))
 
@@ -63,7 +63,7 @@ def reference_check(P: Mapping[str, Any], log=print) -> list[dict[str, Any]]:
       off-diagonal difference), ``diag_ours``/``diag_nt`` (max relative error of the NTK diagonal against
       the closed form).
     """
-    from . import reference
+    from companion.networks import reference
 
     x = inputs(P["n"])
     sq = np.sum(x * x, axis=1)
@@ -108,11 +108,11 @@ def closed_form_check(P: Mapping[str, Any]) -> dict[str, float]:
 def finite_width_check(P: Mapping[str, Any], out_dir=None, progress: bool = True, log=print) -> dict[str, Any]:
     """Empirical NTK of ReLU networks at initialisation against the analytic kernel, over widths.
 
-    Uses :func:`companion.finite_width.init_point` as a resumable sweep; returns ``{"params", "init",
+    Uses :func:`companion.chapters.finite_width.init_point` as a resumable sweep; returns ``{"params", "init",
     "fits"}`` where ``fits["init"][(arch, gamma)]`` is the power-law fit of the relative error in width.
     """
-    from .figures import output_dir
-    from .sweep import run_sweep
+    from companion.publish.figures import output_dir
+    from companion.util.sweep import run_sweep
 
     grid = [{"arch": a, "gamma": g, "depth": P["fw_depth"], "width": w, "n": P["fw_n"], "d": 8, "seed": s}
             for a, g in (("ffnet", None), ("resnet", 0.5), ("resnet", 1.0))

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from . import _validate as check
-from .io import atomic_write_text
+from companion.util import validate as check
+from companion.util.storage import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def to_markdown(claims: Sequence[Claim]) -> str:
 
 def write(claims: Sequence[Claim], chapter: str, out_dir: Path | None = None) -> Path:
     """Write ``claims_<chapter>.csv`` into ``out_dir`` (default: the chapter output's ``results/``)."""
-    from .figures import output_dir
+    from companion.publish.figures import output_dir
 
     if not (isinstance(chapter, str) and chapter and all(c.isalnum() or c in "_-" for c in chapter)):
         raise check.fail("chapter", chapter, "a chapter name of letters, digits, '_' and '-', e.g. '01_models'")

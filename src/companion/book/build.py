@@ -1,4 +1,4 @@
-"""Execute the chapters and assemble the book: ``python -m companion.build {book,execute,colab,check-colab}``.
+"""Execute the chapters and assemble the book: ``python -m companion.book.build {book,execute,colab,check-colab}``.
 
 Pipeline (one way): ``notebooks/NN_name.md`` (jupytext MyST) -> ``.ipynb`` in a scratch folder ->
 papermill with the chapter's ``scale`` -> executed notebook + its figures and tables, kept in a
@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from . import _validate as check
-from .chapters import SCALES
-from .io import sha256_bytes
+from companion.util import validate as check
+from companion.chapters import SCALES
+from companion.util.storage import sha256_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOKS = ROOT / "notebooks"
 BUILD = ROOT / "build"
 CACHE = BUILD / "cache" / "chapters"
@@ -64,7 +64,7 @@ def chapter_names() -> list[str]:
 def source_fingerprint() -> str:
     """sha256 over the package source (code, style, data tables) and the pinned environment."""
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[1]  # the companion package
     files = sorted(p for p in pkg.rglob("*") if p.suffix in {".py", ".json", ".mplstyle"} and p.is_file())
     for p in files + [ROOT / "requirements" / "lock.txt"]:
         if p.exists():
@@ -218,7 +218,7 @@ def _failed_cell_source(nb_path: Path, exec_count: int | None) -> str:
 
 def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
     """Lay out the book sources in ``dest``: ``book/`` pages, config, executed chapters, figure files."""
-    from . import site
+    from companion.book import site
 
     if dest.exists():
         shutil.rmtree(dest)
@@ -233,7 +233,7 @@ def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
             if src.is_dir():
                 shutil.copytree(src, dest / "_static" / kind, dirs_exist_ok=True)
     site.write_generated_pages(dest)
-    site.install_mathjax(dest)  # served by the site itself (offline); see companion.site
+    site.install_mathjax(dest)  # served by the site itself (offline); see companion.book.site
     return dest
 
 
@@ -271,7 +271,7 @@ def book(scale: str = "default", chapters: list[str] | None = None, strict: bool
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m companion.build", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m companion.book.build", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("book", help="execute every chapter (cached) and build the HTML book")
     b.add_argument("--scale", default="default", choices=SCALES)
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("colab", help="regenerate the Colab notebooks notebooks/NN_name.ipynb")
     sub.add_parser("check-colab", help="fail if a Colab notebook is out of date")
     args = parser.parse_args(argv)
-    from . import colab
+    from companion.book import colab
 
     try:
         if args.cmd == "book":

@@ -38,9 +38,9 @@ from typing import Any, Callable
 import numpy as np
 from scipy import special
 
-from . import _validate as check
-from . import claims as C
-from .fits import loglog_slope
+from companion.util import validate as check
+from companion.publish import claims as C
+from companion.learning.fits import loglog_slope
 
 
 def _dim(d) -> int:
@@ -221,7 +221,7 @@ def spectrum_study(P: dict[str, Any], log=print) -> dict[str, Any]:
     quadrature), "agreement" (max relative difference series vs quadrature for k <= kcheck)}],
     "ode": {"d", "quadrature"}}``.
     """
-    from . import kernels as K
+    from companion import kernels as K
 
     start = time.perf_counter()
     kmax = P["kmax"]

@@ -50,7 +50,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import _validate as check
+from companion.util import validate as check
 
 __all__ = [
     "METHODS",

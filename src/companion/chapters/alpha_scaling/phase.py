@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate as check
-from . import claims as C
-from . import kernels as K
-from .depth import log_depths, resnet_alpha, rho_grid, sup_distance
-from .fits import loglog_slope
+from companion.util import validate as check
+from companion.publish import claims as C
+from companion import kernels as K
+from companion.chapters.degeneracy import log_depths, resnet_alpha, rho_grid, sup_distance
+from companion.learning.fits import loglog_slope
 
 TRAINED = ("hidden", "all")
 

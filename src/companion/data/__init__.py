@@ -6,7 +6,7 @@ Two kinds of source, both checked against pinned sha256 values (``datasets.json`
 * **official** archives (MNIST idx ``.gz`` files; the CIFAR *binary* ``.tar.gz``, read without
   pickle), downloaded on a machine with internet from the listed mirrors (size and sha256 checked
   while streaming, written atomically, a bad download is never left in place) and converted once
-  into a checksummed cache entry (:class:`companion.io.Cache`);
+  into a checksummed cache entry (:class:`companion.util.storage.Cache`);
 * **offline** ``.npz`` files: ``mnist_full.npz`` (the complete MNIST), ``cifar10_subset.npz``
   (CIFAR-10 ``data_batch_1[0:4000]`` / ``test_batch[0:1000]``) and ``cifar100_subset.npz`` (CIFAR-100
   train ``[0:5000]`` and the complete test set).
@@ -51,10 +51,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _validate as check
-from . import _download
-from ._download import ChecksumError, DownloadError, verify_file
-from .io import Cache
+from companion.util import validate as check
+from companion.data import download
+from companion.data.download import ChecksumError, DownloadError, verify_file
+from companion.util.storage import Cache
 
 __all__ = [
     "DATASETS",
@@ -97,7 +97,7 @@ def class_names(name: str, *, coarse: bool = False) -> tuple[str, ...]:
 # folders
 def shared_dir() -> Path:
     """``shared/data`` beside the repository (``/work/shared/data`` for a checkout at ``/work/main``)."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
+    return Path(__file__).resolve().parents[4] / "shared" / "data"
 
 
 def _user_cache() -> Path:
@@ -314,7 +314,7 @@ def _download_official(name: str, fetch, progress: bool) -> dict[str, Path]:
             except ChecksumError as exc:
                 warnings.warn(f"{exc}; deleting and downloading again", RuntimeWarning, stacklevel=3)
                 p.unlink(missing_ok=True)
-        paths[fname] = _download.download(urls, p, size=size, sha256=sha, fetch=fetch, progress=progress)
+        paths[fname] = download.download(urls, p, size=size, sha256=sha, fetch=fetch, progress=progress)
     return paths
 
 

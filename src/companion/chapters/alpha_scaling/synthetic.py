@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate as check
-from . import claims as C
-from .models import branch_scaling
-from .fits import power_law
-from .spectral import correlations, depth1_kernel
+from companion.util import validate as check
+from companion.publish import claims as C
+from companion.networks.models import branch_scaling
+from companion.learning.fits import power_law
+from companion.chapters.alpha_scaling.spectral import correlations, depth1_kernel
 
 
 def sphere(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
@@ -87,8 +87,8 @@ def _evaluator(depth: int, alpha: float):
     import jax
     import jax.numpy as jnp
 
-    from .kernels import depthfree
-    from .kernels.recursion import Spec
+    from companion.kernels import depthfree
+    from companion.kernels.recursion import Spec
 
     table = depthfree.build_table(Spec("resnet", depth, alpha, "hidden"))
     coef = jnp.asarray(table.coef)
@@ -151,7 +151,7 @@ def excess_risk_curves(P: dict[str, Any], log=print) -> dict[str, Any]:
     Returns ``{"times" (J,), "ns", "gammas", "risk" (G, S, N, J), "interp" (G, S, N), "target_norm",
     "rkhs_norm", "noise", "dim", "depth"}``.
     """
-    from .regression import KernelRegression
+    from companion.learning.regression import KernelRegression
 
     start = time.perf_counter()
     d, ns, S = P["dim"], list(P["ns"]), P["seeds"]
@@ -293,7 +293,7 @@ def plot_risk_vs_time(res: dict[str, Any]):
     stopping, with interpolation (``t = inf``) as markers at the right edge; one panel per kernel."""
     import matplotlib.pyplot as plt
 
-    from .depth import _depth_colors
+    from companion.chapters.degeneracy import _depth_colors
 
     G = len(res["gammas"])
     fig, axes = plt.subplots(1, G, figsize=(4.4 * G, 3.6), sharey=True, squeeze=False)

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from . import _validate as check
+from companion.util import validate as check
 
 __all__ = [
     "atomic_open",

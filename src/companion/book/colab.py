@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .build import NOTEBOOKS, ROOT, chapter_names
-from .chapters import COLAB_EXTRAS
+from companion.book.build import NOTEBOOKS, ROOT, chapter_names
+from companion.chapters import COLAB_EXTRAS
 
 REPOSITORY = "https://github.com/ntk-companion/resnet-ntk-companion"
 JAX_VERSION = "0.5.3"

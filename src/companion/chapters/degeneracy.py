@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate as check
-from . import claims as C
-from . import kernels as K
-from .fits import loglog_slope
-from .kernels.arccos import theta_from_u
-from .models import branch_scaling as resnet_alpha  # alpha = L^-gamma, validated
-from .signal import nngp_trajectory
+from companion.util import validate as check
+from companion.publish import claims as C
+from companion import kernels as K
+from companion.learning.fits import loglog_slope
+from companion.kernels.arccos import theta_from_u
+from companion.networks.models import branch_scaling as resnet_alpha  # alpha = L^-gamma, validated
+from companion.chapters.signal_propagation import nngp_trajectory
 
 CLAIM_DEPTH = 10_000  # the claims are checked at this depth whatever the scale
 CLAIM_RHO = (-0.9, 0.99)  # ... and for input correlations in this range
@@ -213,8 +213,8 @@ def gram_study(P: dict[str, Any], log=print) -> dict[str, Any]:
     "participation_ntk", "distance_ntk", "constant_ntk", "pred" (depths, n_test), "mse", "accuracy",
     "spread"}, "trivial_mse"}``.
     """
-    from . import data
-    from .regression import KernelRegression
+    from companion import data
+    from companion.learning.regression import KernelRegression
 
     start = time.perf_counter()
     ds = data.prepare(P["dataset"], P["classes"], P["n_train"], P["n_test"], seed=P["seed"], balanced=False)

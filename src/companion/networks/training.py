@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate as check
-from .empirical import empirical_ntk
-from .models import Network, Params, split
+from companion.util import validate as check
+from companion.networks.empirical import empirical_ntk
+from companion.networks.models import Network, Params, split
 
 __all__ = ["TrainResult", "train", "linearised", "relative_change", "step_size"]
 
@@ -236,7 +236,7 @@ def train(
       tol: stop at the first step with training loss ``<= tol * loss_0`` (``0`` runs all ``steps``).
       x_test, y_test: optional test inputs ``(n_test, d)`` and targets.
       chunk: steps per compiled ``lax.scan`` call.
-      ntk_max_bytes: memory budget passed to :func:`companion.empirical.empirical_ntk`.
+      ntk_max_bytes: memory budget passed to :func:`companion.networks.empirical.empirical_ntk`.
 
     Returns:
       A :class:`TrainResult`.
@@ -250,7 +250,7 @@ def train(
     xa = check.matrix("x", x)
     n, d = xa.shape
     first = params.get({"ffnet": "W_in", "resnet": "A"}.get(net.arch, ""))
-    if first is not None and first.shape[-1] != d:  # a companion.models network: its input dimension is known
+    if first is not None and first.shape[-1] != d:  # a companion.networks.models network: its input dimension is known
         raise check.fail("x", f"array with {d} features", f"the network's input dimension ({first.shape[-1]})")
     ya = _array("y", y, (n,), " (one target per row of x)")
     if x_test is None:

@@ -27,9 +27,9 @@ from typing import Any, Mapping
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
-from . import __version__
-from . import _validate as check
-from .io import atomic_write_bytes, sha256_bytes
+from companion import __version__
+from companion.util import validate as check
+from companion.util.storage import atomic_write_bytes, sha256_bytes
 
 STYLE = Path(__file__).with_name("companion.mplstyle")
 FIG_ID = re.compile(r"^fig-(\d\d)-[a-z0-9]+(-[a-z0-9]+)*$")
@@ -58,7 +58,7 @@ def git_commit() -> str:
     env = os.environ.get("COMPANION_GIT_COMMIT")
     if env:
         return env
-    src = Path(__file__).resolve().parent
+    src = Path(__file__).resolve().parents[1]  # the companion package
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=10, check=True

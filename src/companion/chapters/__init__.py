@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Mapping
 
-from . import _validate as check
+from companion.util import validate as check
 
 SCALES = ("smoke", "default", "paper")
 DATASETS = ("mnist", "cifar10", "cifar100")
-ACTIVATIONS = ("relu", "tanh", "gelu")  # = companion.models.ACTIVATIONS (a test checks), without importing JAX here
+ACTIVATIONS = ("relu", "tanh", "gelu")  # = companion.networks.models.ACTIVATIONS (a test checks), without importing JAX here
 
 # name -> {scale -> parameters}. Keep the three scales' keys identical.
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
@@ -24,7 +24,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         # All block weights are held at once: depth 128 x 2 x 2048^2 float64 = 8.6 GB, fine on one GPU.
         "paper": {"width": 2048, "depth": 128, "gammas": [0.0, 0.25, 0.5, 1.0], "seeds": 16, "rho0": 0.5},
     },
-    # Chapter 2 (companion.kernel_checks): depths compared with neural-tangents; widths for the
+    # Chapter 2 (companion.chapters.kernel_checks): depths compared with neural-tangents; widths for the
     # finite-width check (fw_depth hidden layers, fw_n inputs).
     "02_kernels": {
         "smoke": {"depths": [1, 4], "n": 6, "widths": [64, 256, 1024], "seeds": 3, "fw_depth": 2, "fw_n": 6},
@@ -33,7 +33,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"depths": [1, 2, 5, 10, 20, 50, 100, 200, 500], "n": 16,
                   "widths": [64, 256, 1024, 4096, 16384], "seeds": 8, "fw_depth": 4, "fw_n": 16},
     },
-    # Chapter 3 (companion.depth). The limit checks run at L = 10^4 at every scale; the MNIST Gram study
+    # Chapter 3 (companion.chapters.degeneracy). The limit checks run at L = 10^4 at every scale; the MNIST Gram study
     # costs O(n^2) per depth (depth-free kernel tables) plus one n x n eigendecomposition. n_train is odd so
     # that the +-1 labels (drawn without class balancing) cannot average to exactly 0.
     "03_degeneracy": {
@@ -52,7 +52,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "n_train": 2001, "n_test": 2000, "seed": 0,
                   "gram_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000]},
     },
-    # Chapter 4 (companion.phase, .spectral, .synthetic). Phase diagram: one recursion per (gamma, L,
+    # Chapter 4 (companion.chapters.alpha_scaling.phase, .spectral, .synthetic). Phase diagram: one recursion per (gamma, L,
     # setting), O(L) each; spectra: positive series with ~40 k^2 terms per degree; synthetic: one n x n
     # eigendecomposition per (n, seed, kernel) and the depth-free kernel on n x (n + n_test) entries.
     "04_alpha_scaling": {
@@ -72,7 +72,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "dim": 3, "ns": [250, 500, 1000, 2000, 4000, 8000], "seeds": 8, "n_test": 4000, "centers": 20,
                   "noise": 0.5, "depth": 10000, "learn_gammas": [1.0, 0.0], "times_per_decade": 20, "seed": 0},
     },
-    # Chapter 5 (companion.finite_width): init error, NTK change over training, width needed vs n.
+    # Chapter 5 (companion.chapters.finite_width): init error, NTK change over training, width needed vs n.
     "05_finite_width": {
     "smoke": {
         "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 64], "seeds": 2,
@@ -93,7 +93,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "lr_factor": 1.0, "threshold": 0.05,
     },
     },
-    # Chapter 6 (companion.experiments): NTK regression on real data against depth. Two-class pairs:
+    # Chapter 6 (companion.chapters.experiments): NTK regression on real data against depth. Two-class pairs:
     # MNIST 3 vs 5, CIFAR-10 deer (4) vs horse (7), CIFAR-100 apple (0) vs orange (53); see the chapter.
     # n_train / n_test are upper limits: a task uses what its data holds (the offline CIFAR-100 subset has
     # 108 apple + orange training images). Depth costs nothing per kernel entry (depth-free tables).
@@ -179,7 +179,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "fw_n": lambda n, v: check.integer(n, v, minimum=2),
     "dataset": lambda n, v: check.choice(n, v, DATASETS),
     "datasets": lambda n, v: _choice_list(n, v, DATASETS),
-    # chapters 3 and 4 (companion.depth, .phase, .spectral, .synthetic)
+    # chapters 3 and 4 (companion.chapters.degeneracy, .phase, .spectral, .synthetic)
     "gamma": lambda n, v: check.real(n, v, minimum=0.0),
     "rho_points": lambda n, v: check.integer(n, v, minimum=2),
     "max_depth": lambda n, v: check.integer(n, v, minimum=1),
@@ -198,7 +198,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "noise": lambda n, v: check.real(n, v, minimum=0.0),
     "learn_gammas": lambda n, v: _real_list(n, v, 0.0),
     "times_per_decade": lambda n, v: check.integer(n, v, minimum=1),
-    # chapter 5 (companion.finite_width)
+    # chapter 5 (companion.chapters.finite_width)
     "d": lambda n, v: check.integer(n, v, minimum=2),
     "init_n": lambda n, v: check.integer(n, v, minimum=2),
     "init_widths": lambda n, v: _int_list(n, v, 1),
@@ -208,7 +208,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "tol": lambda n, v: check.real(n, v, minimum=0.0, maximum=1.0, max_inclusive=False),
     "lr_factor": lambda n, v: check.real(n, v, minimum=0.0, maximum=2.0, min_inclusive=False, max_inclusive=False),
     "threshold": lambda n, v: check.real(n, v, minimum=0.0, min_inclusive=False),
-    # chapter 6 (companion.experiments)
+    # chapter 6 (companion.chapters.experiments)
     "class_sets": lambda n, v: _choice_list(n, v, ("two", "all")),
     "pairs": lambda n, v: _pairs(n, v),
     "regression_methods": lambda n, v: _choice_list(n, v, ("ridge", "flow")),

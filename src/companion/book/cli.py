@@ -7,7 +7,7 @@ BibTeX entry per figure. Where the figures come from, first match wins:
 1. ``--source PATH``: a folder of ``fig-*.json`` sidecars and their files;
 2. the latest book build, ``build/book/_static/figures`` (``make book`` leaves it there);
 3. otherwise (or with ``--execute``) the chapters are executed at ``--scale`` through
-   :mod:`companion.build`, whose content-addressed cache makes this instant for unchanged chapters.
+   :mod:`companion.book.build`, whose content-addressed cache makes this instant for unchanged chapters.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .io import atomic_write_bytes, atomic_write_text
+from companion.util.storage import atomic_write_bytes, atomic_write_text
 
 
 class ExportError(RuntimeError):
@@ -28,7 +28,7 @@ class ExportError(RuntimeError):
 
 def built_figures() -> Path:
     """Where the latest book build keeps the figures: ``build/book/_static/figures``."""
-    from .build import STAGE
+    from companion.book.build import STAGE
 
     return STAGE / "_static" / "figures"
 
@@ -47,7 +47,7 @@ def figure_sources(
     if not execute and any(built.glob("fig-*.json")):
         log(f"figures from the latest book build: {built}")
         return [built]
-    from . import build
+    from companion.book import build
 
     names = list(chapters or build.chapter_names())
     log(f"no book build found (or --execute): executing {len(names)} chapter(s) at scale {scale!r} (cached)")
@@ -70,7 +70,7 @@ def export(folders: Sequence[Path], dest: Path, log=print) -> list[dict]:
     Raises:
       ExportError: no figure found, or a file missing or not matching its recorded sha256.
     """
-    from . import site
+    from companion.book import site
 
     figs = sidecars(folders)
     if not figs:
@@ -100,7 +100,7 @@ def export(folders: Sequence[Path], dest: Path, log=print) -> list[dict]:
 
 
 def _add_source_options(p: argparse.ArgumentParser) -> None:
-    from .chapters import SCALES
+    from companion.chapters import SCALES
 
     p.add_argument("--source", type=Path, help="a folder of figure files and sidecars (default: the latest build)")
     p.add_argument("--execute", action="store_true", help="execute the chapters (cached) instead of using the build")
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_source_options(ci)
     args = parser.parse_args(argv)
 
-    from . import site
+    from companion.book import site
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731  (stdout carries the result)
     try:

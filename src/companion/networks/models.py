@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate as check
+from companion.util import validate as check
 
 Params = dict
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {

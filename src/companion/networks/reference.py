@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate as check
+from companion.util import validate as check
 
 WIDTH = 8  # neural-tangents' infinite-width kernels ignore the finite width given to its layers
 

@@ -6,7 +6,7 @@ sha256 of the sweep's name, its ``version`` string and the point's parameters (c
 
 * a rerun skips every point already finished (a sweep killed half-way resumes where it stopped);
 * changing ``version`` (or a point's parameters) computes afresh; stale files are simply not read;
-* each file is written atomically (:func:`companion.io.atomic_write_text`: temporary file in the same
+* each file is written atomically (:func:`companion.util.storage.atomic_write_text`: temporary file in the same
   folder, ``fsync``, ``os.replace``), so
   a crash never leaves a half-written entry under a valid name;
 * each file is verified on read (parseable, same name, version and parameters, and a sha256 of its
@@ -33,8 +33,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import _validate as check
-from .io import atomic_write_text
+from companion.util import validate as check
+from companion.util.storage import atomic_write_text
 
 __all__ = ["run_sweep", "point_key", "to_jsonable", "load_entry", "SweepWarning"]
 

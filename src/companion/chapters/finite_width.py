@@ -1,13 +1,13 @@
 """Finite width (chapter 5): how far a finite network is from its NTK, at initialisation and during training.
 
-Three measurements, each a resumable sweep (:func:`companion.sweep.run_sweep`) over a grid of
+Three measurements, each a resumable sweep (:func:`companion.util.sweep.run_sweep`) over a grid of
 architectures, activations, widths ``m``, sample sizes ``n`` and seeds:
 
 1. **At initialisation** (:func:`init_point`): the relative error ``||Theta_m - Theta||_F / ||Theta||_F``
    of the empirical NTK of a width-``m`` ReLU network against the exact infinite-width kernel
    (:mod:`companion.kernels`). Central-limit fluctuations predict ``~ m^(-1/2)``.
 2. **During training** (:func:`change_point`): full-batch gradient descent to a small training loss
-   (:func:`companion.training.train`), the relative NTK change ``||Theta_T - Theta_0||_F / ||Theta_0||_F``,
+   (:func:`companion.networks.training.train`), the relative NTK change ``||Theta_T - Theta_0||_F / ||Theta_0||_F``,
    and the gap between the network's and the linearised (NTK) model's predictions.
 3. **Width needed** (:func:`width_needed`): for each ``n``, the power law ``change ~ C_n m^(-e_n)``
    fitted over widths gives the width ``m*(n) = (C_n / threshold)^(1 / e_n)`` at which the change falls
@@ -20,7 +20,7 @@ architectures, activations, widths ``m``, sample sizes ``n`` and seeds:
 Data (:func:`sphere_data`): ``n`` training and ``n_test`` test inputs uniform on ``S^(d-1)``, labels
 ``y = sign(x_1)`` (a balanced two-class problem with a smooth decision boundary).
 
-Networks (:func:`network`): ``companion.models`` FFNet (all layers trained) and ResNet with
+Networks (:func:`network`): ``companion.networks.models`` FFNet (all layers trained) and ResNet with
 ``alpha = L^-gamma`` and ``trained="hidden"`` (the papers' setting), activation ReLU or a smooth one.
 """
 
@@ -36,13 +36,13 @@ from typing import Any, Mapping, Sequence
 import jax
 import numpy as np
 
-from . import _validate as check
-from . import claims as C
-from . import models
-from .empirical import empirical_ntk
-from .fits import PowerLawFit, loglog_slope, power_law, power_law_solve
-from .sweep import run_sweep
-from .training import train
+from companion.util import validate as check
+from companion.publish import claims as C
+from companion.networks import models
+from companion.networks.empirical import empirical_ntk
+from companion.learning.fits import PowerLawFit, loglog_slope, power_law, power_law_solve
+from companion.util.sweep import run_sweep
+from companion.networks.training import train
 
 SWEEP_VERSION = "2"  # part of every stored sweep entry's address: bump when a point function changes
 
@@ -162,7 +162,7 @@ def change_point(point: Mapping[str, Any]) -> dict[str, Any]:
 
 def analytic_ntk(arch: str, depth: int, gamma: float | None, x: np.ndarray) -> np.ndarray:
     """The exact infinite-width ReLU NTK (:mod:`companion.kernels`) of :func:`network`'s architecture."""
-    from .kernels import ffnet_kernels, resnet_kernels
+    from companion.kernels import ffnet_kernels, resnet_kernels
 
     check.choice("arch", arch, ("ffnet", "resnet"))
     depth = check.integer("depth", depth, minimum=1)
@@ -232,10 +232,10 @@ def init_grid(P: Mapping[str, Any]) -> list[dict[str, Any]]:
 def run(P: Mapping[str, Any], out_dir: str | Path | None = None, progress: bool | None = None, log=print) -> dict[str, Any]:
     """Run (or resume) the chapter's sweeps; returns ``{"params", "init", "change"}`` (lists of records).
 
-    ``out_dir`` defaults to ``companion.figures.output_dir() / "sweeps"``. ``progress=None`` shows the
+    ``out_dir`` defaults to ``companion.publish.figures.output_dir() / "sweeps"``. ``progress=None`` shows the
     progress bar and per-point messages except inside the book build (where they would fill the page).
     """
-    from .figures import in_book_build, output_dir
+    from companion.publish.figures import in_book_build, output_dir
 
     if out_dir is None:
         out_dir = output_dir() / "sweeps"

@@ -13,8 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from . import _validate as check
-from .io import atomic_open
+from companion.util import validate as check
+from companion.util.storage import atomic_open
 
 __all__ = ["ChecksumError", "DownloadError", "fetch_url", "download", "verify_file"]
 

@@ -18,10 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate as check
-from . import claims as C
-from . import models
-from .kernels.arccos import relu_step
+from companion.util import validate as check
+from companion.publish import claims as C
+from companion.networks import models
+from companion.kernels.arccos import relu_step
 
 
 def two_inputs(rho0: float, dim: int = 16) -> np.ndarray:
