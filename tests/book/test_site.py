@@ -19,7 +19,7 @@ from companion.book import build
 from companion.book import cli
 from companion.book import site
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sidecar(folder: Path, fid: str, caption: str = "A caption.", commit: str = "0123456789abcdef0123", **extra) -> dict:

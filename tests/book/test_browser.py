@@ -28,7 +28,7 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -15,7 +15,7 @@ from companion import chapters
 from companion import data
 from companion.chapters import experiments as E
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _data_available() -> bool:

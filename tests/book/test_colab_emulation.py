@@ -25,7 +25,7 @@ from companion.book import colab
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTER = "01_models"
 # Colab's own Jupyter, at the versions the locked environment uses (papermill drives it here).
 JUPYTER = ["papermill==2.7.0", "ipykernel==7.4.0", "jupyter_client==8.10.0", "nbformat==5.11.1"]
