@@ -400,9 +400,8 @@ def test_kernel_helpers_reject_bad_arguments():
 
 
 # ------------------------------------------------------------------------ chapter helper modules
-from companion.chapters import finite_width as fw  # noqa: E402
+from companion.networks import width
 from companion.chapters import kernel_checks
-from companion.chapters import signal_propagation as signal  # noqa: E402
 
 
 @SETTINGS
@@ -410,25 +409,25 @@ from companion.chapters import signal_propagation as signal  # noqa: E402
 def test_finite_width_network_rejects_bad_depth(depth, gamma, arch):
     """``depth ** -gamma`` used to run before the depth check: depth 0 raised ZeroDivisionError."""
     with raises_named("depth"):
-        fw.network(arch, depth, 8, "relu", None if arch == "ffnet" else gamma)
+        width.network(arch, depth, 8, "relu", None if arch == "ffnet" else gamma)
     with raises_named("depth"):
-        fw.analytic_ntk(arch, depth, gamma, np.eye(3))
+        width.analytic_ntk(arch, depth, gamma, np.eye(3))
 
 
 def test_finite_width_helpers_reject_bad_arguments():
-    fw.network("ffnet", 1, 8)  # cached: an unchecked depth=True (== 1) would have returned it
+    width.network("ffnet", 1, 8)  # cached: an unchecked depth=True (== 1) would have returned it
     with raises_named("depth"):
-        fw.network("ffnet", True, 8)
+        width.network("ffnet", True, 8)
     with raises_named("activation"):
-        fw.network("ffnet", 1, 8, ["relu"])  # was TypeError: unhashable type
+        width.network("ffnet", 1, 8, ["relu"])  # was TypeError: unhashable type
     with raises_named("arch"):
-        fw.analytic_ntk("mlp", 2, None, np.eye(3))
+        width.analytic_ntk("mlp", 2, None, np.eye(3))
     with raises_named("gamma"):
-        fw.analytic_ntk("resnet", 2, None, np.eye(3))  # was TypeError: bad operand for unary -
+        width.analytic_ntk("resnet", 2, None, np.eye(3))  # was TypeError: bad operand for unary -
     with raises_named("gamma"):
-        fw.label("resnet", "relu", None)
+        width.label("resnet", "relu", None)
     with raises_named("arch"):
-        fw.label("mlp", "relu", None)
+        width.label("mlp", "relu", None)
 
 
 @SETTINGS
@@ -441,13 +440,13 @@ def test_data_helpers_reject_bad_sizes_and_seeds(n, d, seed, which):
     if which == "d" and d == 1:
         return  # sphere_data needs d >= 2, inputs d >= 1
     with raises_named(which):
-        fw.sphere_data(**args)
+        width.sphere_data(**args)
 
 
 def test_signal_trajectory_overflow_is_named():
     with raises_named("alpha"):
-        signal.nngp_trajectory("resnet", 2000, 0.5, 1.0)  # q_L = 2^2000 was inf
-    traj = signal.nngp_trajectory("resnet", 1000, -1.0, 1.0)
+        K.nngp_trajectory("resnet", 2000, 0.5, 1.0)  # q_L = 2^2000 was inf
+    traj = K.nngp_trajectory("resnet", 1000, -1.0, 1.0)
     assert np.all(np.isfinite(traj["q"])) and np.all(np.isfinite(traj["rho"]))
 
 
@@ -455,10 +454,10 @@ def test_signal_trajectory_overflow_is_named():
 @given(seed=st.integers(0, 2**16), arch=st.sampled_from(["ffnet", "resnet"]))
 def test_sweep_points_are_bit_reproducible(seed, arch):
     """Same parameters and seed: the same data bytes and the same sweep result, to the last bit."""
-    a, b = fw.sphere_data(5, 4, seed, 3), fw.sphere_data(5, 4, seed, 3)
+    a, b = width.sphere_data(5, 4, seed, 3), width.sphere_data(5, 4, seed, 3)
     assert all(a[k].tobytes() == b[k].tobytes() for k in a)
     point = {"arch": arch, "gamma": None if arch == "ffnet" else 0.5, "depth": 2, "width": 16, "n": 4, "d": 4, "seed": seed}
-    assert fw.init_point(point) == fw.init_point(dict(point))
+    assert width.init_point(point) == width.init_point(dict(point))
 
 
 # ------------------------------------------------------------------------- caches, sweeps, downloads
@@ -663,7 +662,7 @@ def test_data_subsampling_is_bit_reproducible_in_seed(seed, n_train, n_test, bal
 def test_training_run_is_bit_reproducible():
     """Two identical gradient-descent runs (same network, seed, data): identical losses, kernels, outputs."""
     net = models.resnet(2, 8, 0.5)
-    x = fw.sphere_data(4, 3, 0)
+    x = width.sphere_data(4, 3, 0)
     runs = [training.train(net, net.init(jax.random.PRNGKey(1), 3), x["x"], x["y"], steps=30, chunk=10, tol=0.0)
             for _ in range(2)]
     for name in ("loss", "loss_lin", "f_train", "theta0", "thetaT"):

@@ -16,9 +16,10 @@ import pytest
 from companion import chapters
 from companion.publish import claims
 from companion.chapters import degeneracy as depth
+from companion.chapters import common
 from companion.kernels import kappa0
 from companion.learning.regression import KernelRegression
-from companion.chapters.signal_propagation import nngp_trajectory
+from companion.kernels import nngp_trajectory
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +51,11 @@ def test_plots_and_tables(smoke_result):
 
 
 def test_log_depths():
-    d = depth.log_depths(10_000, 4)
+    d = common.log_depths(10_000, 4)
     assert d[0] == 1 and d[-1] == 10_000 and np.all(np.diff(d) > 0) and len(d) == 17
-    assert list(depth.log_depths(1, 3)) == [1]
+    assert list(common.log_depths(1, 3)) == [1]
     with pytest.raises(ValueError, match=r"per_decade=0 is invalid"):
-        depth.log_depths(100, 0)
+        common.log_depths(100, 0)
 
 
 def test_backward_products_match_the_direct_product():
@@ -101,15 +102,15 @@ def test_helpers_reject_bad_arguments():
     with pytest.raises(ValueError, match=r"gamma=nan is invalid; allowed: a finite real number"):
         depth.resnet_alpha(10, math.nan)
     with pytest.raises(ValueError, match=r"hi=2.0 is invalid; allowed: .*<= 1.0"):
-        depth.rho_grid(5, hi=2)
+        common.rho_grid(5, hi=2)
     with pytest.raises(ValueError, match=r"hi=0.1 is invalid; allowed: a finite real number >= 0.5"):
-        depth.rho_grid(5, lo=0.5, hi=0.1)
+        common.rho_grid(5, lo=0.5, hi=0.1)
     with pytest.raises(ValueError, match=r"values=.*1 non-finite"):
-        depth.sup_distance(np.array([0.1, math.nan]), 0.25)
+        common.sup_distance(np.array([0.1, math.nan]), 0.25)
     with pytest.raises(ValueError, match=r"target=.*shape \(3,\)"):
-        depth.sup_distance(np.zeros(2), np.zeros(3))
+        common.sup_distance(np.zeros(2), np.zeros(3))
     with pytest.raises(ValueError, match=r"target=.*finite entries only"):
-        depth.sup_distance(np.zeros(2), math.nan)
+        common.sup_distance(np.zeros(2), math.nan)
     with pytest.raises(ValueError, match=r"n=0 is invalid; allowed: an integer >= 1"):
         depth.degenerate_prediction(0.1, 0)
     with pytest.raises(ValueError, match=r"c=nan is invalid"):

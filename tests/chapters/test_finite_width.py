@@ -11,31 +11,33 @@ import pytest
 from companion import chapters
 from companion.networks import models
 from companion.chapters import finite_width as fw
+from companion.chapters import common
+from companion.networks import width
 from companion.networks.training import train
 
 matplotlib.use("Agg")
 
 
 def test_sphere_data():
-    a = fw.sphere_data(10, 5, 3, 4)
-    b = fw.sphere_data(10, 5, 3, 4)
+    a = width.sphere_data(10, 5, 3, 4)
+    b = width.sphere_data(10, 5, 3, 4)
     assert a["x"].shape == (10, 5) and a["x_test"].shape == (4, 5)
     assert np.allclose(np.linalg.norm(np.vstack([a["x"], a["x_test"]]), axis=1), 1.0)
     assert set(np.unique(a["y"])) <= {-1.0, 1.0} and np.array_equal(a["y"], np.sign(a["x"][:, 0]))
     assert all(np.array_equal(a[k], b[k]) for k in a)
-    assert not np.array_equal(fw.sphere_data(10, 5, 4, 4)["x"], a["x"])
+    assert not np.array_equal(width.sphere_data(10, 5, 4, 4)["x"], a["x"])
     with pytest.raises(ValueError, match="d"):
-        fw.sphere_data(10, 1, 0)
+        width.sphere_data(10, 1, 0)
 
 
 def test_network_cache_and_arguments():
-    assert fw.network("resnet", 2, 8, "relu", 0.5) is fw.network("resnet", 2, 8, "relu", 0.5)
-    assert math.isclose(fw.network("resnet", 4, 8, "relu", 0.5).alpha, 0.5)
-    assert fw.network("ffnet", 2, 8, "gelu").trained == ("W_in", "W", "v")
+    assert width.network("resnet", 2, 8, "relu", 0.5) is width.network("resnet", 2, 8, "relu", 0.5)
+    assert math.isclose(width.network("resnet", 4, 8, "relu", 0.5).alpha, 0.5)
+    assert width.network("ffnet", 2, 8, "gelu").trained == ("W_in", "W", "v")
     with pytest.raises(ValueError, match="gamma"):
-        fw.network("ffnet", 2, 8, "relu", 0.5)
+        width.network("ffnet", 2, 8, "relu", 0.5)
     with pytest.raises(ValueError, match="arch"):
-        fw.network("cnn", 2, 8)
+        width.network("cnn", 2, 8)
 
 
 POINT = {"arch": "resnet", "activation": "relu", "gamma": 0.5, "depth": 2, "width": 32, "n": 6, "d": 5,
@@ -43,9 +45,9 @@ POINT = {"arch": "resnet", "activation": "relu", "gamma": 0.5, "depth": 2, "widt
 
 
 def test_change_point_matches_training():
-    out = fw.change_point(POINT)
-    net = fw.network("resnet", 2, 32, "relu", 0.5)
-    data = fw.sphere_data(6, 5, 1, 4)
+    out = width.change_point(POINT)
+    net = width.network("resnet", 2, 32, "relu", 0.5)
+    data = width.sphere_data(6, 5, 1, 4)
     import jax
 
     r = train(net, net.init(jax.random.PRNGKey(1), 5), data["x"], data["y"], x_test=data["x_test"],
@@ -60,7 +62,7 @@ def test_change_point_matches_training():
 
 
 def test_init_point_error_shrinks():
-    errs = [fw.init_point({"arch": "ffnet", "gamma": None, "depth": 2, "width": m, "n": 5, "d": 4, "seed": 0})["rel_error"]
+    errs = [width.init_point({"arch": "ffnet", "gamma": None, "depth": 2, "width": m, "n": 5, "d": 4, "seed": 0})["rel_error"]
             for m in (16, 1024)]
     assert errs[1] < 0.5 * errs[0] and errs[1] < 0.2, errs
 
@@ -85,10 +87,10 @@ def test_table_and_width_fits():
     recs = [{"arch": "ffnet", "activation": "relu", "gamma": None, "n": 4, "width": w, "seed": s,
              "rel_change": 3.0 * w**-0.5 * (1 + 0.01 * s)} for w in (16, 64, 256) for s in range(3)]
     recs.append({"arch": "ffnet", "activation": "relu", "gamma": None, "n": 8, "width": 16, "seed": 0, "rel_change": 1.0})
-    tab = fw.table(recs, "rel_change")
+    tab = common.table(recs, "rel_change")
     w, v = tab[("ffnet", "relu", None, 4)]
     assert list(w) == [16, 64, 256] and v.shape == (3, 3)
-    fits = fw.width_fits(recs[:-1], "rel_change")
+    fits = common.width_fits(recs[:-1], "rel_change")
     assert math.isclose(fits[("ffnet", "relu", None, 4)].slope, -0.5, abs_tol=1e-9)
 
 
@@ -112,7 +114,7 @@ def test_tiny_pipeline(tmp_path):
     assert set(S["needed"]) == {"rel_change", "op_change_over_lmin"}
     cl = fw.claims(res, S)
     assert [c.id for c in cl] == ["05-init-rate", "05-change-falls", "05-lazy", "05-converged"]
-    for fig in (fw.plot_init_error(res, S), fw.plot_change(res, S), fw.plot_width_needed(res, S),
+    for fig in (common.plot_init_error(res, S), fw.plot_change(res, S), fw.plot_width_needed(res, S),
                 fw.plot_loss_curves(res), fw.plot_gap(res, S)):
         assert fig.axes
         matplotlib.pyplot.close(fig)

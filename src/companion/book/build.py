@@ -30,13 +30,8 @@ from typing import Any, Iterator, Mapping
 from companion.util import validate as check
 from companion.chapters import SCALES
 from companion.util.storage import sha256_bytes
+from companion.book.paths import BUILD, CACHE, HTML, NOTEBOOKS, ROOT, STAGE, chapter_names  # noqa: F401 (re-exported)
 
-ROOT = Path(__file__).resolve().parents[3]
-NOTEBOOKS = ROOT / "notebooks"
-BUILD = ROOT / "build"
-CACHE = BUILD / "cache" / "chapters"
-STAGE = BUILD / "book"
-HTML = ROOT / "_build" / "html"
 COLAB_TEMPLATE = "colab_install.py"
 
 
@@ -55,10 +50,6 @@ class Executed:
     cached: bool
     seconds: float
 
-
-def chapter_names() -> list[str]:
-    """All chapters, in order: ``notebooks/NN_name.md``."""
-    return sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.md"))
 
 
 def source_fingerprint() -> str:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from companion.book.build import NOTEBOOKS, ROOT, chapter_names
+from companion.book.paths import NOTEBOOKS, REPOSITORY, ROOT, chapter_names
 from companion.chapters import COLAB_EXTRAS
 
-REPOSITORY = "https://github.com/ntk-companion/resnet-ntk-companion"
 JAX_VERSION = "0.5.3"
 
 INSTALL_CELL = '''\

@@ -19,13 +19,12 @@ import shutil
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from companion.book.colab import REPOSITORY
+from companion.book.paths import REPOSITORY, ROOT
 
 BOOK_TITLE = "Deep ResNets versus deep FFNets: a neural tangent kernel companion"
 AUTHORS = "The companion authors"
 FORMATS = ("pdf", "svg", "png")
 
-ROOT = Path(__file__).resolve().parents[3]
 MATHJAX_PACKAGE = ROOT / "node_modules" / "mathjax"
 MATHJAX_ENTRY = "tex-mml-chtml.js"  # the component Sphinx uses by default, loaded from _static/mathjax
 # What of the package's es5/ folder the site needs: the entry point and everything it may load lazily

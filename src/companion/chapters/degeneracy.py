@@ -27,33 +27,15 @@ import numpy as np
 
 from companion.util import validate as check
 from companion.publish import claims as C
+from companion.chapters.common import depth_colors, log_depths, rho_grid, sup_distance
 from companion import kernels as K
 from companion.learning.fits import loglog_slope
 from companion.kernels.arccos import theta_from_u
 from companion.networks.models import branch_scaling as resnet_alpha  # alpha = L^-gamma, validated
-from companion.chapters.signal_propagation import nngp_trajectory
+from companion.kernels import nngp_trajectory
 
 CLAIM_DEPTH = 10_000  # the claims are checked at this depth whatever the scale
-CLAIM_RHO = (-0.9, 0.99)  # ... and for input correlations in this range
 QUARTER_RATE = 9.0 * math.pi**2 / 2.0  # l^2 (1 - rho_l) -> 9 pi^2 / 2
-
-
-# ---------------------------------------------------------------------------------------------------
-# helpers
-def log_depths(max_depth: int, per_decade: int) -> np.ndarray:
-    """Distinct integer depths from 1 to ``max_depth``, about ``per_decade`` per factor of ten."""
-    max_depth = check.integer("max_depth", max_depth, minimum=1)
-    per_decade = check.integer("per_decade", per_decade, minimum=1)
-    k = max(1, int(round(per_decade * math.log10(max_depth))))
-    return np.unique(np.round(np.logspace(0.0, math.log10(max_depth), k + 1)).astype(int))
-
-
-def rho_grid(points: int, lo: float = CLAIM_RHO[0], hi: float = CLAIM_RHO[1]) -> np.ndarray:
-    """``points`` input correlations evenly spaced in ``[lo, hi]``, ``-1 <= lo <= hi <= 1``."""
-    points = check.integer("points", points, minimum=2)
-    lo = check.real("lo", lo, minimum=-1.0, maximum=1.0)
-    hi = check.real("hi", hi, minimum=lo, maximum=1.0)
-    return np.linspace(lo, hi, points)
 
 
 def ffnet_ntk(rho, depth: int) -> np.ndarray:
@@ -64,22 +46,6 @@ def ffnet_ntk(rho, depth: int) -> np.ndarray:
 def resnet_ntk(rho, depth: int, gamma: float, trained: str = "hidden") -> np.ndarray:
     """Normalised ResNet NTK with ``alpha = L^-gamma`` at ``rho`` (NumPy)."""
     return np.asarray(K.resnet_normalized(rho, depth, resnet_alpha(depth, gamma), trained).ntk)
-
-
-def sup_distance(values: np.ndarray, target: np.ndarray | float) -> float:
-    """``max |values - target|`` (the distance used for every rate in this chapter).
-
-    ``values``: a non-empty finite array; ``target``: a finite scalar or an array of the same shape.
-    """
-    values, target = np.asarray(values, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    if values.size == 0 or not np.all(np.isfinite(values)):
-        raise check.fail("values", f"array of shape {values.shape} with {values.size - np.count_nonzero(np.isfinite(values))} "
-                         "non-finite entries", "a non-empty array of finite entries")
-    if target.ndim and target.shape != values.shape:
-        raise check.fail("target", f"array of shape {target.shape}", f"a scalar or the shape of values {values.shape}")
-    if not np.all(np.isfinite(target)):
-        raise check.fail("target", "non-finite entries", "finite entries only (no NaN or inf)")
-    return float(np.max(np.abs(values - target)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -359,16 +325,6 @@ def gram_table(gram: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------------------
-# plots
-def _depth_colors(depths):
-    import matplotlib.pyplot as plt
-
-    cmap = plt.get_cmap("viridis")
-    lo, hi = math.log10(max(depths[0], 1)), math.log10(max(depths[-1], 2))
-    return [cmap(0.9 * (math.log10(max(L, 1)) - lo) / max(hi - lo, 1e-9)) for L in depths]
-
-
 def plot_ntk_curves(result: dict[str, Any]):
     """2 x 2: rows FFNet / ResNet; left the normalised NTK against ``rho0``, right against ``1 - rho0``
     (log axis, the boundary layer next to ``rho0 = 1``). Dashed: the depth limit."""
@@ -376,7 +332,7 @@ def plot_ntk_curves(result: dict[str, Any]):
 
     cur = result["curves"]
     depths = list(cur["depths"])
-    colors = _depth_colors(depths)
+    colors = depth_colors(depths)
     fig, axes = plt.subplots(2, 2, figsize=(8.6, 6.4), sharey="row")
     for row, (arch, title, lim, lim_u) in enumerate([
         ("ffnet", "FFNet", cur["limits"]["ffnet_ntk"], np.full_like(cur["u"], 0.25)),
@@ -410,7 +366,7 @@ def plot_nngp_curves(result: dict[str, Any]):
 
     cur = result["curves"]
     depths = list(cur["depths"])
-    colors = _depth_colors(depths)
+    colors = depth_colors(depths)
     fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4), sharey=True)
     for ax, arch, title in ((axes[0], "ffnet", "FFNet"), (axes[1], "resnet", rf"ResNet, $\alpha = L^{{-{cur['gamma']:g}}}$")):
         for L, c, k in zip(depths, colors, cur[arch]["nngp"]):
@@ -468,7 +424,7 @@ def plot_asymptotics(result: dict[str, Any]):
     ax.set_title(rf"FFNet trajectory from $\rho_0 = {a['rho0']:g}$")
     ax.legend(loc="lower right")
     depths = [run["depth"] for run in a["runs"]]
-    colors = _depth_colors(depths)
+    colors = depth_colors(depths)
     for run, c in zip(a["runs"], colors):
         ax2.plot(run["t"], run["summand"], color=c,
                  label=rf"$L = {run['depth']}$: $\frac{{1}}{{L+1}}\sum = {run['ntk']:.4f}$")
@@ -489,7 +445,7 @@ def plot_spectra(result: dict[str, Any]):
 
     g = result["gram"]
     depths = list(g["depths"])
-    colors = _depth_colors(depths)
+    colors = depth_colors(depths)
     idx = np.arange(1, g["n_train"] + 1)
     fig, axes = plt.subplots(2, 2, figsize=(8.0, 6.2), sharex=True)
     for row, arch in enumerate(("ffnet", "resnet")):

@@ -26,170 +26,27 @@ Networks (:func:`network`): ``companion.networks.models`` FFNet (all layers trai
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import jax
 import numpy as np
 
 from companion.util import validate as check
 from companion.publish import claims as C
-from companion.networks import models
-from companion.networks.empirical import empirical_ntk
-from companion.learning.fits import PowerLawFit, loglog_slope, power_law, power_law_solve
+from companion.chapters.common import arch_style, config_key, interval_band, log_ticks, table, width_fits
+from companion.networks.width import SWEEP_VERSION, change_point, init_point, label
+from companion.learning.fits import PowerLawFit, loglog_slope, power_law_solve
 from companion.util.sweep import run_sweep
-from companion.networks.training import train
-
-SWEEP_VERSION = "2"  # part of every stored sweep entry's address: bump when a point function changes
-
 
 
 # ----------------------------------------------------------------------------------------------------
 # Data and networks
 
 
-def sphere_data(n: int, d: int, seed: int, n_test: int = 0) -> dict[str, np.ndarray]:
-    """``n`` training and ``n_test`` test inputs uniform on ``S^(d-1)`` with labels ``y = sign(x_1)``.
-
-    Returns ``{"x": (n, d), "y": (n,), "x_test": (n_test, d), "y_test": (n_test,)}`` (float64). The
-    draw depends only on ``(n, d, seed, n_test)``, so every width sees the same data for a seed.
-    """
-    n = check.integer("n", n, minimum=1)
-    d = check.integer("d", d, minimum=2)
-    seed = check.integer("seed", seed, minimum=0)
-    n_test = check.integer("n_test", n_test, minimum=0)
-    rng = np.random.default_rng([seed, n, d, n_test, 5])
-    z = rng.standard_normal((n + n_test, d))
-    x = z / np.linalg.norm(z, axis=1, keepdims=True)
-    y = np.where(x[:, 0] >= 0, 1.0, -1.0)
-    return {"x": x[:n], "y": y[:n], "x_test": x[n:], "y_test": y[n:]}
-
-
-def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: float | None = None,
-            trained: str = "hidden") -> models.Network:
-    """The chapter's networks, cached so that every seed reuses the same compiled functions.
-
-    ``arch="ffnet"`` (``gamma`` must be ``None``; all layers trained) or ``"resnet"`` with
-    ``alpha = depth ** -gamma`` and ``trained`` (default ``"hidden"``, the papers' setting).
-    """
-    # Checked before the cache: it would take depth=True or 2.0 for the cached network of depth 1 or 2.
-    check.choice("arch", arch, ("ffnet", "resnet"))
-    depth = check.integer("depth", depth, minimum=1)  # before depth ** -gamma (0 ** -gamma would raise)
-    width = check.integer("width", width, minimum=1)
-    check.choice("activation", activation, models.ACTIVATIONS)
-    check.choice("trained", trained, check.TRAINED)
-    if arch == "ffnet":
-        if gamma is not None:
-            raise check.fail("gamma", gamma, "None for arch='ffnet'")
-    else:
-        gamma = check.real("gamma", gamma, minimum=0.0)
-    return _network(arch, depth, width, activation, gamma, trained)
-
-
-@functools.lru_cache(maxsize=256)
-def _network(arch: str, depth: int, width: int, activation: str, gamma: float | None, trained: str) -> models.Network:
-    if arch == "ffnet":
-        return models.ffnet(depth, width, activation)
-    return models.resnet(depth, width, models.branch_scaling(depth, gamma), activation, trained)
-
-
-def label(arch: str, activation: str, gamma: float | None) -> str:
-    """Legend text, e.g. ``"FFNet relu"`` or ``"ResNet gelu, gamma=0.5"`` (LaTeX gamma)."""
-    check.choice("arch", arch, ("ffnet", "resnet"))
-    if arch == "resnet":
-        gamma = check.real("gamma", gamma)
-    if arch == "ffnet":
-        return f"FFNet {activation}"
-    return rf"ResNet {activation}, $\gamma={gamma:g}$"
-
-
 # ----------------------------------------------------------------------------------------------------
 # Point functions (one sweep entry each)
-
-CURVE_POINTS = 60  # log-spaced steps kept of each loss curve
-
-
-def _curve_steps(T: int) -> np.ndarray:
-    return np.unique(np.concatenate([[0], np.round(np.geomspace(1, max(T, 1), CURVE_POINTS)).astype(int), [T]]))
-
-
-def change_point(point: Mapping[str, Any]) -> dict[str, Any]:
-    """Train one network and measure how far it left its NTK.
-
-    Args:
-      point: ``arch``, ``activation``, ``gamma`` (``None`` for the FFNet), ``depth``, ``width``, ``n``,
-        ``d``, ``n_test``, ``seed`` (data and initialisation), ``max_steps``, ``tol``, ``lr_factor``.
-
-    Returns:
-      ``rel_change`` (``||Theta_T - Theta_0||_F / ||Theta_0||_F``), ``op_change`` (``||Theta_T - Theta_0||_2``)
-      and ``op_change_over_lmin`` (that over ``lambda_min(Theta_0)``: the quantity the convergence proofs
-      keep below ~1/2, since it bounds how far the kernel's smallest eigenvalue can fall), ``gap_test`` / ``gap_train`` (network vs
-      linearised predictions after training, relative to the linearised model's move), ``steps``,
-      ``converged``, ``diverged``, ``eta``, ``lambda_max`` / ``lambda_min`` of ``Theta_0``, ``loss0``,
-      ``loss``, ``loss_lin``, ``test_loss``, ``test_loss_lin`` (final), and log-spaced curves
-      ``curve_step``, ``curve_loss``, ``curve_loss_lin``, ``curve_test``, ``curve_test_lin``.
-    """
-    p = dict(point)
-    net = network(p["arch"], p["depth"], p["width"], p["activation"], p["gamma"])
-    data = sphere_data(p["n"], p["d"], p["seed"], p["n_test"])
-    params = net.init(jax.random.PRNGKey(p["seed"]), p["d"])
-    r = train(net, params, data["x"], data["y"], steps=p["max_steps"], lr_factor=p["lr_factor"], tol=p["tol"],
-              x_test=data["x_test"] if p["n_test"] else None, y_test=data["y_test"] if p["n_test"] else None)
-    lam = np.linalg.eigvalsh(r.theta0)
-    ks = _curve_steps(r.steps)
-    op = float(np.linalg.norm(r.thetaT - r.theta0, 2)) if not r.diverged else math.nan
-    out = {
-        "rel_change": r.rel_change if not r.diverged else math.nan,
-        "op_change": op, "op_change_over_lmin": op / float(lam[0]),
-        "gap_train": r.prediction_gap("train"),
-        "steps": r.steps, "converged": r.converged, "diverged": r.diverged, "eta": r.eta,
-        "lambda_max": float(lam[-1]), "lambda_min": float(lam[0]),
-        "loss0": float(r.loss[0]), "loss": float(r.loss[-1]), "loss_lin": float(r.loss_lin[-1]),
-        "curve_step": ks, "curve_loss": r.loss[ks], "curve_loss_lin": r.loss_lin[ks],
-    }
-    if p["n_test"]:
-        out.update({
-            "gap_test": r.prediction_gap("test"),
-            "test_loss": float(r.loss_test[-1]), "test_loss_lin": float(r.loss_test_lin[-1]),
-            "curve_test": r.loss_test[ks], "curve_test_lin": r.loss_test_lin[ks],
-        })
-    return out
-
-
-def analytic_ntk(arch: str, depth: int, gamma: float | None, x: np.ndarray) -> np.ndarray:
-    """The exact infinite-width ReLU NTK (:mod:`companion.kernels`) of :func:`network`'s architecture."""
-    from companion.kernels import ffnet_kernels, resnet_kernels
-
-    check.choice("arch", arch, ("ffnet", "resnet"))
-    depth = check.integer("depth", depth, minimum=1)
-    if arch == "ffnet":
-        return np.asarray(ffnet_kernels(x, depth=depth).ntk)
-    gamma = check.real("gamma", gamma, minimum=0.0)
-    return np.asarray(resnet_kernels(x, depth=depth, alpha=models.branch_scaling(depth, gamma), trained="hidden").ntk)
-
-
-def init_point(point: Mapping[str, Any]) -> dict[str, Any]:
-    """Empirical NTK of a ReLU network at initialisation against the exact kernel.
-
-    Args:
-      point: ``arch``, ``gamma``, ``depth``, ``width``, ``n``, ``d``, ``seed``.
-
-    Returns:
-      ``rel_error = ||Theta_m - Theta||_F / ||Theta||_F`` and ``diag_error`` (the same on the diagonal).
-    """
-    p = dict(point)
-    net = network(p["arch"], p["depth"], p["width"], "relu", p["gamma"])
-    x = sphere_data(p["n"], p["d"], p["seed"])["x"]
-    emp = np.asarray(empirical_ntk(net, net.init(jax.random.PRNGKey(p["seed"]), p["d"]), x))
-    ref = analytic_ntk(p["arch"], p["depth"], p["gamma"], x)
-    return {
-        "rel_error": float(np.linalg.norm(emp - ref) / np.linalg.norm(ref)),
-        "diag_error": float(np.linalg.norm(np.diag(emp) - np.diag(ref)) / np.linalg.norm(np.diag(ref))),
-    }
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -252,31 +109,6 @@ def run(P: Mapping[str, Any], out_dir: str | Path | None = None, progress: bool 
 
 # ----------------------------------------------------------------------------------------------------
 # Analysis
-
-
-def _key(r: Mapping[str, Any]) -> tuple:
-    return (r["arch"], r.get("activation", "relu"), r["gamma"])
-
-
-def table(records: Sequence[Mapping[str, Any]], metric: str, by: Sequence[str] = ("arch", "activation", "gamma", "n"),
-          ) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
-    """Group records by ``by`` into ``(widths (k,), values (seeds, k))`` with NaN for missing runs."""
-    groups: dict[tuple, dict[tuple[int, int], float]] = defaultdict(dict)
-    for r in records:
-        groups[tuple(r.get(b) for b in by)][(r["seed"], r["width"])] = float(r.get(metric, math.nan))
-    out = {}
-    for key, vals in groups.items():
-        widths = sorted({w for _, w in vals})
-        seeds = sorted({s for s, _ in vals})
-        arr = np.array([[vals.get((s, w), math.nan) for w in widths] for s in seeds])
-        out[key] = (np.array(widths, dtype=float), arr)
-    return out
-
-
-def width_fits(records: Sequence[Mapping[str, Any]], metric: str, by: Sequence[str] = ("arch", "activation", "gamma", "n"),
-               level: float = 0.95) -> dict[tuple, PowerLawFit]:
-    """Power law in the width for each group: ``metric ~ C m^slope`` with a t-interval over seeds."""
-    return {k: power_law(w, v, level=level) for k, (w, v) in table(records, metric, by).items()}
 
 
 def width_needed(
@@ -358,7 +190,7 @@ def summary(result: Mapping[str, Any]) -> dict[str, Any]:
     for metric, thr in needed_metrics(P).items():
         needed[metric] = {}
         for cfg in scaling_configs(P):
-            rows = [r for r in result["change"] if _key(r) == cfg]
+            rows = [r for r in result["change"] if config_key(r) == cfg]
             tab = table(rows, metric, by=("n",))
             widths = next(iter(tab.values()))[0]
             needed[metric][cfg] = width_needed(widths, {k[0]: v for k, (_, v) in tab.items()}, thr)
@@ -446,48 +278,6 @@ def claims(result: Mapping[str, Any], fits: Mapping[str, Any] | None = None) -> 
 # Figures
 
 
-def _style(arch: str, gamma: float | None) -> dict[str, Any]:
-    markers = {None: "o", 0.0: "s", 0.5: "^", 1.0: "D", 0.25: "v"}
-    return {"marker": markers.get(gamma, "x"), "linestyle": "-" if arch == "resnet" else "--"}
-
-
-def _log_ticks(ax, values, axis: str = "x") -> None:
-    """Log axis ticked exactly at ``values`` with plain labels (no overlapping minor labels)."""
-    from matplotlib.ticker import FixedLocator, NullLocator
-
-    values = sorted({float(v) for v in values})
-    target = ax.xaxis if axis == "x" else ax.yaxis
-    target.set_major_locator(FixedLocator(values))
-    target.set_minor_locator(NullLocator())
-    (ax.set_xticklabels if axis == "x" else ax.set_yticklabels)([f"{v:g}" for v in values])
-
-
-def _band(ax, w, v, color, **kw):
-    mean = np.exp(np.nanmean(np.log(v), axis=0))
-    ax.plot(w, mean, color=color, **kw)
-    if v.shape[0] > 1:
-        ax.fill_between(w, np.nanmin(v, axis=0), np.nanmax(v, axis=0), color=color, alpha=0.15, linewidth=0)
-
-
-def plot_init_error(result: Mapping[str, Any], fits: Mapping[str, Any]):
-    """Relative error of the empirical NTK at initialisation against width (log-log), with ``m^(-1/2)``."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots()
-    for i, (key, (w, v)) in enumerate(table(result["init"], "rel_error", by=("arch", "gamma")).items()):
-        arch, gamma = key
-        f = fits["init"][key]
-        _band(ax, w, v, f"C{i}", **_style(arch, gamma),
-              label=f"{label(arch, 'relu', gamma)}: {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]")
-    w = np.array(sorted(result["params"]["init_widths"]), dtype=float)
-    y0 = np.exp(np.mean([np.log(r["rel_error"]) for r in result["init"] if r["width"] == w[0]]))
-    ax.plot(w, y0 * (w / w[0]) ** -0.5, ":", color="grey", label=r"$\propto m^{-1/2}$")
-    ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel=r"$\|\Theta_m - \Theta\|_F / \|\Theta\|_F$ at init")
-    _log_ticks(ax, w)
-    ax.legend(fontsize="small", title="fitted exponent [95% interval]", title_fontsize="small")
-    return fig
-
-
 def plot_change(result: Mapping[str, Any], fits: Mapping[str, Any], activation: str | None = None):
     """Relative NTK change after training against width at the chapter's ``n`` (log-log, seed bands)."""
     import matplotlib.pyplot as plt
@@ -501,10 +291,10 @@ def plot_change(result: Mapping[str, Any], fits: Mapping[str, Any], activation: 
         for i, cfg in enumerate(c for c in configs(P) if c[1] == act):
             w, v = tab[cfg]
             f = fits["change"][cfg]
-            _band(ax, w, v, f"C{i}", **_style(cfg[0], cfg[2]),
+            interval_band(ax, w, v, f"C{i}", **arch_style(cfg[0], cfg[2]),
                   label=f"{label(*cfg)}: {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]")
         ax.set(xscale="log", yscale="log", xlabel="width $m$", title=f"{act}, $n={P['n']}$, $L={P['depth']}$")
-        _log_ticks(ax, P["widths"])
+        log_ticks(ax, P["widths"])
         ax.legend(fontsize="x-small", title="exponent [95% interval]", title_fontsize="x-small")
     axes[0][0].set_ylabel(r"$\|\Theta_T - \Theta_0\|_F / \|\Theta_0\|_F$")
     return fig
@@ -528,7 +318,7 @@ def plot_width_needed(result: Mapping[str, Any], fits: Mapping[str, Any]):
     for ax, (metric, per_cfg) in zip(axes[0], needed.items()):
         for i, (cfg, wn) in enumerate(per_cfg.items()):
             ns, ms = np.asarray(wn["ns"], float), np.asarray(wn["m_star"], float)
-            st = _style(cfg[0], cfg[2])
+            st = arch_style(cfg[0], cfg[2])
             lo, hi = np.minimum(wn["m_star_low"], ms), np.maximum(wn["m_star_high"], ms)
             ax.errorbar(ns, ms, yerr=[ms - lo, hi - ms], color=f"C{i}", capsize=3, linestyle=st["linestyle"],
                         marker="none", label=f"{label(*cfg)}: $n^{{{wn['exponent']:.2f}}}$ [{wn['low']:.2f}, {wn['high']:.2f}]")
@@ -542,7 +332,7 @@ def plot_width_needed(result: Mapping[str, Any], fits: Mapping[str, Any]):
         thr = needed_metrics(result["params"])[metric]
         ax.set(xscale="log", yscale="log", xlabel="training set size $n$", ylabel="width $m^*$",
                title=f"{METRIC_LABELS[metric]} $= {thr:g}$")
-        _log_ticks(ax, ns)
+        log_ticks(ax, ns)
         w = result["params"]["widths"]
         ax.axhspan(min(w), max(w), color="grey", alpha=0.08, linewidth=0)
         ax.set_ylim(max(ax.get_ylim()[0], min(w) / 8), min(ax.get_ylim()[1], max(w) * 1e3))
@@ -556,7 +346,7 @@ def plot_loss_curves(result: Mapping[str, Any], cfg: tuple[str, str, float | Non
 
     P = result["params"]
     cfg = cfg or ("ffnet", P["activations"][0], None)
-    rows = sorted((r for r in result["change"] if _key(r) == cfg and r["n"] == P["n"] and r["seed"] == seed),
+    rows = sorted((r for r in result["change"] if config_key(r) == cfg and r["n"] == P["n"] and r["seed"] == seed),
                   key=lambda r: r["width"])
     fig, ax = plt.subplots()
     cmap = plt.get_cmap("viridis")
@@ -582,9 +372,9 @@ def plot_gap(result: Mapping[str, Any], fits: Mapping[str, Any]):
     fig, ax = plt.subplots()
     for i, (cfg, (w, v)) in enumerate(table(rows, metric, by=("arch", "activation", "gamma")).items()):
         f = fits["gap"][cfg]
-        _band(ax, w, v, f"C{i}", **_style(cfg[0], cfg[2]), label=f"{label(*cfg)}: {f.slope:.2f}")
+        interval_band(ax, w, v, f"C{i}", **arch_style(cfg[0], cfg[2]), label=f"{label(*cfg)}: {f.slope:.2f}")
     ax.set(xscale="log", yscale="log", xlabel="width $m$",
            ylabel=r"$\|f_T - f_T^{\mathrm{lin}}\| / \|f_T^{\mathrm{lin}} - f_0\|$ (" + metric.split("_")[1] + ")")
-    _log_ticks(ax, P["widths"])
+    log_ticks(ax, P["widths"])
     ax.legend(fontsize="x-small", ncol=2, title="fitted exponent", title_fontsize="x-small")
     return fig

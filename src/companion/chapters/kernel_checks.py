@@ -19,7 +19,8 @@ import numpy as np
 
 from companion.util import validate as check
 from companion.publish import claims as C
-from companion.chapters import finite_width as fw
+from companion.chapters import common
+from companion.networks import width
 from companion.kernels import diagonal, ffnet_kernels, resnet_kernels
 from companion.networks.models import branch_scaling
 
@@ -119,11 +120,11 @@ def finite_width_check(P: Mapping[str, Any], out_dir=None, progress: bool = True
             for w in P["widths"] for s in range(P["seeds"])]
     log(f"Empirical NTK against the analytic kernel: {len(grid)} networks ...")
     start = time.perf_counter()
-    records = run_sweep("02-init", grid, fw.init_point, out_dir or output_dir() / "sweeps", progress,
-                        version=fw.SWEEP_VERSION)
+    records = run_sweep("02-init", grid, width.init_point, out_dir or output_dir() / "sweeps", progress,
+                        version=width.SWEEP_VERSION)
     log(f"... done in {time.perf_counter() - start:.1f} s")
     result = {"params": {**dict(P), "init_widths": P["widths"]}, "init": records}
-    result["fits"] = {"init": fw.width_fits(records, "rel_error", by=("arch", "gamma"))}
+    result["fits"] = {"init": common.width_fits(records, "rel_error", by=("arch", "gamma"))}
     return result
 
 
@@ -176,4 +177,4 @@ def plot_reference(rows: list[dict[str, Any]]):
 
 def plot_finite_width(result: Mapping[str, Any]):
     """Relative error of the empirical NTK against width, with fitted exponents (log-log)."""
-    return fw.plot_init_error(result, result["fits"])
+    return common.plot_init_error(result, result["fits"])

@@ -20,7 +20,8 @@ otherwise they are assembled in host memory (NumPy), so very large n fits on one
 Modules: :mod:`.arccos` (``kappa0``, ``kappa1`` and the stable one-layer step), :mod:`.recursion`
 (layer recursion carried in ``1 - rho``, one compiled loop over depth), :mod:`.depthfree` (one table of the depth-L map in
 the angle, then O(1) per entry), :mod:`.gram` (blocked, sharded evaluation), :mod:`.limits`
-(closed-form depth limits), :mod:`.degeneracy` (how far a kernel matrix is from "constant + nugget").
+(closed-form depth limits), :mod:`.degeneracy` (how far a kernel matrix is from "constant + nugget"),
+:mod:`.scaling` (the branch scaling ``alpha = L^-gamma``), :mod:`.trajectory` (``q_l`` and ``rho_l`` layer by layer).
 """
 
 from .api import (
@@ -41,9 +42,12 @@ from .degeneracy import (
     normalize_kernel,
 )
 from .limits import depth1_limit, ffnet_limit, ode_limit, resnet_limit
+from .scaling import branch_scaling
+from .trajectory import nngp_trajectory, two_inputs
 
 __all__ = [
     "Kernels",
+    "branch_scaling",
     "choose_method",
     "constant_kernel_distance",
     "degeneracy_report",
@@ -56,9 +60,11 @@ __all__ = [
     "gram_spectrum",
     "kappa0",
     "kappa1",
+    "nngp_trajectory",
     "normalize_kernel",
     "ode_limit",
     "resnet_kernels",
     "resnet_limit",
     "resnet_normalized",
+    "two_inputs",
 ]

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from companion.util import validate as check
+from companion.kernels.scaling import branch_scaling  # noqa: F401  (re-exported: models.branch_scaling)
 
 Params = dict
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -79,11 +80,6 @@ def _inputs(x, dt, in_dim: int) -> jax.Array:
     return x
 
 
-def branch_scaling(depth: int, gamma: float) -> float:
-    """The residual branch scaling ``alpha = L^-gamma`` of Tian & Yu (``depth >= 1``, ``gamma`` finite)."""
-    depth = check.integer("depth", depth, minimum=1)
-    gamma = check.real("gamma", gamma)
-    return float(depth) ** (-gamma)
 
 
 def ffnet(depth: int, width: int, activation: str = "relu", dtype="float64") -> Network:

@@ -27,7 +27,8 @@ import numpy as np
 from companion.util import validate as check
 from companion.publish import claims as C
 from companion import kernels as K
-from companion.chapters.degeneracy import log_depths, resnet_alpha, rho_grid, sup_distance
+from companion.chapters.common import log_depths, rho_grid, sup_distance
+from companion.networks.models import branch_scaling as resnet_alpha
 from companion.learning.fits import loglog_slope
 
 TRAINED = ("hidden", "all")

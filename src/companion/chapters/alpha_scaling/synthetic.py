@@ -31,6 +31,7 @@ import numpy as np
 
 from companion.util import validate as check
 from companion.publish import claims as C
+from companion.chapters.common import depth_colors
 from companion.networks.models import branch_scaling
 from companion.learning.fits import power_law
 from companion.chapters.alpha_scaling.spectral import correlations, depth1_kernel
@@ -293,11 +294,10 @@ def plot_risk_vs_time(res: dict[str, Any]):
     stopping, with interpolation (``t = inf``) as markers at the right edge; one panel per kernel."""
     import matplotlib.pyplot as plt
 
-    from companion.chapters.degeneracy import _depth_colors
 
     G = len(res["gammas"])
     fig, axes = plt.subplots(1, G, figsize=(4.4 * G, 3.6), sharey=True, squeeze=False)
-    colors = _depth_colors(list(res["ns"]))
+    colors = depth_colors(list(res["ns"]))
     t = res["times"]
     for ax, gi in zip(axes[0], range(G)):
         for i, (n, c) in enumerate(zip(res["ns"], colors)):
