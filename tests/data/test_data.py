@@ -114,10 +114,11 @@ def test_prepare_mnist2():
 
 @needs_cifar10
 def test_prepare_cifar2_and_one_hot():
-    ds = data.prepare("cifar2")  # all available cat/dog images of the offline subset
-    assert (ds.n_train, ds.n_test) == (777, 189) and ds.d == 3072
-    assert ds.meta["counts_train"] == [384, 393] and ds.meta["class_names"] == ["cat", "dog"]
-    by_name = data.prepare("cifar10", classes=("cat", "dog"))
+    ds = data.prepare("cifar2")  # all available deer/horse images of the offline subset (chapter 6's pair)
+    assert (ds.n_train, ds.n_test) == (807, 192) and ds.d == 3072
+    assert ds.meta["counts_train"] == [422, 385] and ds.meta["class_names"] == ["deer", "horse"]
+    assert data.TWO_CLASS["cifar2"] == ("cifar10", data.DEFAULT_PAIRS["cifar10"])  # one source for the pair
+    by_name = data.prepare("cifar10", classes=("deer", "horse"))
     assert np.array_equal(by_name.x_train, ds.x_train)
     ten = data.prepare("cifar10", n_train=100, n_test=50, seed=1)
     assert ten.y_train.shape == (100, 10) and np.all(ten.y_train.sum(1) == 1)
@@ -131,11 +132,11 @@ def test_prepare_cifar2_and_one_hot():
 def test_prepare_bad_arguments():
     with pytest.raises(ValueError, match="name="):
         data.prepare("svhn")
-    with pytest.raises(ValueError, match="n_train=5000 is invalid; allowed: at most 777"):
+    with pytest.raises(ValueError, match="n_train=5000 is invalid; allowed: at most 807"):
         data.prepare("cifar2", n_train=5000)
     with pytest.raises(ValueError, match="class-balanced"):
-        data.prepare("cifar2", n_train=777)  # 389 cats needed, 384 available
-    assert data.prepare("cifar2", n_train=777, balanced=False).n_train == 777
+        data.prepare("cifar2", n_train=800)  # 400 horses needed, 385 available
+    assert data.prepare("cifar2", n_train=800, balanced=False).n_train == 800
     with pytest.raises(ValueError, match="classes="):
         data.prepare("cifar10", classes=(3, 10))
     with pytest.raises(ValueError, match="classes="):

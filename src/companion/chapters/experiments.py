@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from companion.util import validate as check
+from companion.data.registry import DEFAULT_PAIRS, N_CLASSES, TITLES
 from companion.publish import claims as C
 from companion.networks.models import branch_scaling
 
@@ -73,12 +74,6 @@ __all__ = [
 
 KINDS = ("two", "all")
 METHODS = ("ridge", "flow")
-N_CLASSES = {"mnist": 10, "cifar10": 10, "cifar100": 100}
-TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
-
-#: Two-class problems (see the chapter for the reasons): MNIST 3 vs 5, CIFAR-10 deer vs horse,
-#: CIFAR-100 apple vs orange.
-DEFAULT_PAIRS = {"mnist": (3, 5), "cifar10": (4, 7), "cifar100": (0, 53)}
 
 #: Ridge grid (normalised kernel, ``f = k(x, X) (k + n lambda I)^-1 y``); 0 is the interpolant.
 RIDGES = tuple([0.0] + [float(v) for v in np.logspace(-7, 1, 17)])

@@ -31,21 +31,18 @@ Default two-class problems (the papers' classes are not known here, see ``shared
   classifiers, with near-equal class sizes (6131 / 5421 train), so accuracies sit well below 100 %
   and differences between kernels (depth, architecture) are visible; 0 vs 1 is separable by almost
   any kernel and would hide them.
-* ``"cifar2"`` = CIFAR-10 **cat (3) vs dog (5)**: the most confused CIFAR-10 pair for standard
-  classifiers; a hard, visually homogeneous problem. The offline subset has 384 / 393 training and
-  103 / 86 test images of these two classes (777 / 189 in all).
+* ``"cifar2"`` = CIFAR-10 **deer (4) vs horse (7)**, the pair chapter 6 uses (see
+  :data:`companion.data.registry.DEFAULT_PAIRS`).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import os
 import tarfile
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,6 +50,7 @@ import numpy as np
 
 from companion.util import validate as check
 from companion.data import download
+from companion.data.registry import DATASETS, DEFAULT_PAIRS, N_CLASSES, TITLES, TWO_CLASS, _registry, class_names  # noqa: F401
 from companion.data.download import ChecksumError, DownloadError, verify_file
 from companion.util.storage import Cache
 
@@ -69,9 +67,7 @@ __all__ = [
     "class_names",
 ]
 
-DATASETS = ("mnist", "cifar10", "cifar100")
 #: paper-style two-class problems: alias -> (dataset, (class for +1, class for -1))
-TWO_CLASS = {"mnist2": ("mnist", (3, 5)), "cifar2": ("cifar10", (3, 5))}
 SOURCES = ("auto", "official", "offline")
 _CONVERT_FORMAT = 1  # bump when the conversion of official archives changes
 
@@ -80,17 +76,6 @@ class DataNotFoundError(FileNotFoundError):
     """No verified copy of a dataset could be found or downloaded."""
 
 
-@lru_cache(maxsize=1)
-def _registry() -> dict:
-    return json.loads((Path(__file__).with_name("datasets.json")).read_text())
-
-
-def class_names(name: str, *, coarse: bool = False) -> tuple[str, ...]:
-    """Class names of ``name`` (``coarse=True``: the 20 CIFAR-100 superclasses)."""
-    check.choice("name", name, DATASETS)
-    if coarse and name != "cifar100":
-        raise check.fail("coarse", coarse, "False unless name='cifar100'")
-    return tuple(_registry()["classes"]["cifar100_coarse" if coarse else name])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -440,7 +425,6 @@ class Dataset:
         return h.hexdigest()
 
 
-_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
 
 def _classes(name: str, classes: Any) -> tuple[int, ...]:
@@ -504,7 +488,7 @@ def prepare(
 
     Args:
       name: ``"mnist"``, ``"cifar10"``, ``"cifar100"``, or a two-class alias ``"mnist2"`` (3 vs 5) /
-        ``"cifar2"`` (cat vs dog), which fixes ``classes``.
+        ``"cifar2"`` (deer vs horse), which fixes ``classes``.
       classes: class ids or names; two -> +-1 targets (first -> +1), more -> one-hot; ``None``: all.
       n_train, n_test: how many points to draw (``None``: all available of those classes).
       seed: seeds the two draws (independent streams for train and test via ``numpy.random.SeedSequence``).
@@ -563,7 +547,7 @@ def prepare(
     names = class_names(name)
     meta = {
         "dataset": name,
-        "title": _TITLES[name],
+        "title": TITLES[name],
         "classes": list(cls),
         "class_names": [names[c] for c in cls],
         "targets": "+-1 (first class +1)" if len(cls) == 2 else "one-hot",
