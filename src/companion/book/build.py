@@ -63,13 +63,32 @@ def source_fingerprint() -> str:
     return h.hexdigest()
 
 
-def cache_key(chapter: str, scale: str, overrides: Mapping[str, Any] | None = None) -> str:
+def canonical_overrides(chapter: str, scale: str, overrides: Mapping[str, Any] | str | None = None) -> dict[str, Any]:
+    """The parameters of ``chapter`` at ``scale`` that ``overrides`` changes, validated, in canonical types.
+
+    ``{"n_train": np.int64(61)}``, ``{"n_train": "61"}`` and ``'{"n_train": 61}'`` all give
+    ``{"n_train": 61}``; an override equal to the scale's value is dropped (the chapter is the same).
+
+    Raises:
+      ValueError: unknown chapter or scale, ``overrides`` not a mapping (or JSON object), an unknown name or
+        an invalid value (see :func:`companion.chapters.params`).
+    """
+    from companion.chapters import params
+
+    check.choice("chapter", chapter, chapter_names())
+    given = params(chapter, scale, overrides).to_dict()
+    base = params(chapter, scale).to_dict()
+    return {k: v for k, v in given.items() if base[k] != v}
+
+
+def cache_key(chapter: str, scale: str, overrides: Mapping[str, Any] | str | None = None) -> str:
     """The content address of an executed chapter (``chapter`` one of :func:`chapter_names`, ``scale`` one
-    of ``SCALES``)."""
+    of ``SCALES``); equal parameters give equal keys whatever types they arrived in."""
     check.choice("chapter", chapter, chapter_names())
     check.choice("scale", scale, SCALES)
     src = (NOTEBOOKS / f"{chapter}.md").read_bytes()
-    spec = json.dumps({"scale": scale, "overrides": dict(overrides or {})}, sort_keys=True).encode()
+    spec = json.dumps({"scale": scale, "overrides": canonical_overrides(chapter, scale, overrides)},
+                      sort_keys=True).encode()
     return sha256_bytes(sha256_bytes(src).encode() + spec + source_fingerprint().encode())
 
 
@@ -130,7 +149,7 @@ def _tag_injected(nb_path: Path) -> None:
 def execute(
     chapter: str,
     scale: str = "default",
-    overrides: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | str | None = None,
     *,
     cache_dir: Path | None = None,
     force: bool = False,
@@ -144,6 +163,7 @@ def execute(
     """
     check.choice("chapter", chapter, chapter_names())
     check.choice("scale", scale, SCALES)
+    overrides = canonical_overrides(chapter, scale, overrides)  # validated before any work; JSON-safe
     cache = Path(cache_dir) if cache_dir is not None else CACHE
     key = cache_key(chapter, scale, overrides)
     entry = cache / f"{chapter}-{scale}-{key[:24]}"
@@ -167,7 +187,7 @@ def execute(
             papermill.execute_notebook(
                 str(src),
                 str(out),
-                parameters={"scale": scale, "overrides": dict(overrides or {})},
+                parameters={"scale": scale, "overrides": overrides},
                 cwd=str(tmp),
                 kernel_name="python3",
                 progress_bar=False,
