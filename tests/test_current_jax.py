@@ -7,7 +7,6 @@ modules import and compute a kernel, a finite network and a regression there.
 from __future__ import annotations
 
 import subprocess
-import sys
 import venv
 from pathlib import Path
 

@@ -258,6 +258,7 @@ def test_power_law_bootstrap_is_deterministic_in_seed(seed):
 
 # --------------------------------------------------------------------------------------- regression
 from companion.learning import regression as R  # noqa: E402
+from companion.learning import selection as S
 
 GRID = {"ridge": [0.0, 1e-300, 1e-12, 1e-3, 1.0, 1e300, math.inf], "flow": [0.0, 1e-300, 1e-3, 1.0, 1e12, 1e300, math.inf]}
 
@@ -309,7 +310,7 @@ def test_spectral_filter_rejects_bad_arguments(n, eig, rcond, which):
 
 @SETTINGS
 @given(bad=st.sampled_from([math.nan, math.inf, -math.inf]), i=st.integers(0, 3),
-       which=st.sampled_from(["pred", "y"]), metric=st.sampled_from([R.mse, R.accuracy]))
+       which=st.sampled_from(["pred", "y"]), metric=st.sampled_from([S.mse, S.accuracy]))
 def test_metrics_reject_non_finite_values(bad, i, which, metric):
     """A NaN prediction would otherwise count as a wrong sign (accuracy) or make the MSE NaN, quietly."""
     args = {"pred": np.array([0.5, -0.2, 1.0, -1.0]), "y": np.array([1.0, -1.0, 1.0, -1.0])}
@@ -337,7 +338,7 @@ def test_regression_selection_is_deterministic_in_seed(seed, method):
     x = np.random.default_rng(seed % 7).standard_normal((30, 4))
     G = np.exp(-np.sum((x[:, None] - x[None]) ** 2, -1))
     y = np.sign(x[:20, 0] + 1e-3)
-    runs = [R.evaluate(G[:20, :20], y, G[20:, :20], np.sign(x[20:, 0] + 1e-3), method, GRID[method], seed=seed)
+    runs = [S.evaluate(G[:20, :20], y, G[20:, :20], np.sign(x[20:, 0] + 1e-3), method, GRID[method], seed=seed)
             for _ in range(2)]
     a, b = runs
     assert np.array_equal(a.selection.val_idx, b.selection.val_idx) and a.selected == b.selected

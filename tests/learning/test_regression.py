@@ -8,6 +8,8 @@ import scipy.linalg as sl
 
 from companion.learning import regression as R
 
+from companion.learning import selection as S
+
 
 def rbf(a, b, scale=1.0):
     return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * scale**2))
@@ -143,8 +145,8 @@ def test_jax_in_jax_out(problem):
                                    rtol=1e-9, atol=1e-11)
     kr = R.kernel_ridge(jnp.asarray(Ktr), jnp.asarray(y), jnp.asarray(Kte), 1e-3)
     np.testing.assert_allclose(np.asarray(kr), direct_ridge(Ktr, Kte, y, 1e-3), rtol=1e-9)
-    sel = R.select(jnp.asarray(Ktr), jnp.asarray(y), "ridge", [1e-4, 1e-1])
-    assert sel.value == R.select(Ktr, y, "ridge", [1e-4, 1e-1]).value
+    sel = S.select(jnp.asarray(Ktr), jnp.asarray(y), "ridge", [1e-4, 1e-1])
+    assert sel.value == S.select(Ktr, y, "ridge", [1e-4, 1e-1]).value
 
 
 def test_blocks(problem):
@@ -164,19 +166,19 @@ def test_blocks(problem):
 def test_metrics():
     y = np.array([1.0, -1.0, 1.0, -1.0])
     pred = np.array([[0.5, -2.0, -0.1, -1.0], [1.0, -1.0, 1.0, -1.0]])
-    np.testing.assert_allclose(R.accuracy(pred, y), [0.75, 1.0])
-    np.testing.assert_allclose(R.mse(pred, y), [(0.25 + 1 + 1.21 + 0) / 4, 0.0])
-    assert R.accuracy(np.zeros(4), y) == 0.0  # a zero prediction is never right
+    np.testing.assert_allclose(S.accuracy(pred, y), [0.75, 1.0])
+    np.testing.assert_allclose(S.mse(pred, y), [(0.25 + 1 + 1.21 + 0) / 4, 0.0])
+    assert S.accuracy(np.zeros(4), y) == 0.0  # a zero prediction is never right
     Y = np.eye(3)[[0, 2, 1]]
     P = np.array([[0.9, 0.1, 0.0], [0.2, 0.3, 0.1], [0.0, 1.0, 0.0]])
-    assert R.accuracy(P, Y) == pytest.approx(2 / 3)
-    assert R.mse(P, Y) == pytest.approx(((P - Y) ** 2).sum(1).mean())
+    assert S.accuracy(P, Y) == pytest.approx(2 / 3)
+    assert S.mse(P, Y) == pytest.approx(((P - Y) ** 2).sum(1).mean())
     with pytest.raises(ValueError, match="y="):
-        R.accuracy(pred, np.array([1.0, 0.0, 1.0, 1.0]))
+        S.accuracy(pred, np.array([1.0, 0.0, 1.0, 1.0]))
     with pytest.raises(ValueError, match="one-hot"):
-        R.accuracy(P, P)
+        S.accuracy(P, P)
     with pytest.raises(ValueError, match="pred="):
-        R.mse(np.zeros(3), y)
+        S.mse(np.zeros(3), y)
 
 
 def test_selection_picks_the_right_value():
@@ -185,18 +187,18 @@ def test_selection_picks_the_right_value():
     K = rbf(x, x, 2.0)
     # pure noise targets: the best predictor is 0, i.e. the largest ridge / the shortest time
     noise = rng.standard_normal(120)
-    assert R.select(K, noise, "ridge", [0.0, 1e-4, 1e3]).value == 1e3
-    assert R.select(K, noise, "flow", [0.0, 1e2, np.inf]).value == 0.0
+    assert S.select(K, noise, "ridge", [0.0, 1e-4, 1e3]).value == 1e3
+    assert S.select(K, noise, "flow", [0.0, 1e2, np.inf]).value == 0.0
     # a noiseless smooth target: the least regularised fit wins
     smooth = K[:, :5] @ rng.standard_normal(5)
-    assert R.select(K, smooth, "ridge", [1e-8, 1e-2, 1.0]).value == 1e-8
-    assert R.select(K, smooth, "flow", [1.0, 1e2, 1e6]).value == 1e6
+    assert S.select(K, smooth, "ridge", [1e-8, 1e-2, 1.0]).value == 1e-8
+    assert S.select(K, smooth, "flow", [1.0, 1e2, 1e6]).value == 1e6
 
 
 def test_selection_matches_manual_split(problem):
     Ktr, y = problem["Ktr"], problem["y"]
     lams = [1e-5, 1e-3, 1e-1, 10.0]
-    sel = R.select(Ktr, y, "ridge", lams, val_fraction=0.25, seed=7)
+    sel = S.select(Ktr, y, "ridge", lams, val_fraction=0.25, seed=7)
     assert sel.metric == "mse" and sel.val_accuracy is None
     assert sel.n_val == 15 and sel.n_fit == 45
     assert len(np.intersect1d(sel.fit_idx, sel.val_idx)) == 0
@@ -205,15 +207,15 @@ def test_selection_matches_manual_split(problem):
     np.testing.assert_allclose(sel.val_mse, manual, rtol=1e-8)
     assert sel.value == lams[int(np.argmin(manual))]
     # deterministic in the seed
-    assert np.array_equal(R.select(Ktr, y, "ridge", lams, val_fraction=0.25, seed=7).val_idx, v)
+    assert np.array_equal(S.select(Ktr, y, "ridge", lams, val_fraction=0.25, seed=7).val_idx, v)
 
 
 def test_selection_tie_breaks():
     vals = np.array([1.0, 2.0, 3.0])
     acc = np.array([0.9, 0.9, 0.8])
-    assert R._choose(vals, np.array([0.5, 0.4, 0.1]), acc, "error") == 1  # accuracy first, then MSE
-    assert R._choose(vals, np.array([0.4, 0.4, 0.1]), acc, "error") == 0  # then the earlier value
-    assert R._choose(vals, np.array([0.4, 0.4, 0.1]), acc, "mse") == 2
+    assert S._choose(vals, np.array([0.5, 0.4, 0.1]), acc, "error") == 1  # accuracy first, then MSE
+    assert S._choose(vals, np.array([0.4, 0.4, 0.1]), acc, "error") == 0  # then the earlier value
+    assert S._choose(vals, np.array([0.4, 0.4, 0.1]), acc, "mse") == 2
 
 
 def test_evaluate_on_real_mnist2():
@@ -225,7 +227,7 @@ def test_evaluate_on_real_mnist2():
         pytest.skip("offline MNIST not available")
     Ktr, Kte = relu_ntk(ds.x_train, ds.x_train), relu_ntk(ds.x_test, ds.x_train)
     ts = np.concatenate([[0.0], np.logspace(0, 6, 13), [np.inf]])
-    ev = R.evaluate(Ktr, ds.y_train, Kte, ds.y_test, "flow", ts, keep_predictions=True)
+    ev = S.evaluate(Ktr, ds.y_train, Kte, ds.y_test, "flow", ts, keep_predictions=True)
     assert ev.test_accuracy.shape == ts.shape and ev.predictions.shape == (len(ts), 200)
     assert ev.test_accuracy[0] == 0.0 and ev.test_mse[0] == pytest.approx(1.0) == ev.baseline_mse
     assert ev.selected_test_accuracy > 0.9 and ev.oracle_test_accuracy >= ev.selected_test_accuracy
@@ -236,7 +238,7 @@ def test_evaluate_on_real_mnist2():
 
 
 def test_one_hot_evaluate(problem):
-    ev = R.evaluate(problem["Ktr"], problem["Y"], problem["Kte"], problem["Yte"], "ridge", [1e-3, 1e-1])
+    ev = S.evaluate(problem["Ktr"], problem["Y"], problem["Kte"], problem["Yte"], "ridge", [1e-3, 1e-1])
     assert ev.selection.metric == "error" and ev.test_accuracy.shape == (2,)
 
 
@@ -276,10 +278,10 @@ def test_bad_arguments(problem):
     with pytest.raises(ValueError, match="not positive definite"):
         R.kernel_ridge(np.zeros((3, 3)), np.ones(3), np.ones((1, 3)), 0.0)
     with pytest.raises(ValueError, match="val_fraction="):
-        R.select(Ktr, y, "ridge", [1.0], val_fraction=1.0)
+        S.select(Ktr, y, "ridge", [1.0], val_fraction=1.0)
     with pytest.raises(ValueError, match="metric="):
-        R.select(Ktr, y, "ridge", [1.0], metric="error")  # y is not +-1
+        S.select(Ktr, y, "ridge", [1.0], metric="error")  # y is not +-1
     with pytest.raises(ValueError, match="y_test="):
-        R.evaluate(Ktr, y, Kte, y[:3], "ridge", [1.0])
+        S.evaluate(Ktr, y, Kte, y[:3], "ridge", [1.0])
     with pytest.raises(ValueError, match="block_rows="):
         model.predict_kernel(rbf, problem["x"][60:], problem["x"][:60], "flow", [1.0], block_rows=0)

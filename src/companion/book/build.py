@@ -229,7 +229,7 @@ def _failed_cell_source(nb_path: Path, exec_count: int | None) -> str:
 
 def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
     """Lay out the book sources in ``dest``: ``book/`` pages, config, executed chapters, figure files."""
-    from companion.book import site
+    from companion.book import pages
 
     if dest.exists():
         shutil.rmtree(dest)
@@ -243,8 +243,8 @@ def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
             src = ex.outputs / kind
             if src.is_dir():
                 shutil.copytree(src, dest / "_static" / kind, dirs_exist_ok=True)
-    site.write_generated_pages(dest)
-    site.install_mathjax(dest)  # served by the site itself (offline); see companion.book.site
+    pages.write_generated_pages(dest)
+    pages.install_mathjax(dest)  # served by the site itself (offline); see companion.book.pages
     return dest
 
 

@@ -70,7 +70,7 @@ def export(folders: Sequence[Path], dest: Path, log=print) -> list[dict]:
     Raises:
       ExportError: no figure found, or a file missing or not matching its recorded sha256.
     """
-    from companion.book import site
+    from companion.book import pages
 
     figs = sidecars(folders)
     if not figs:
@@ -94,7 +94,7 @@ def export(folders: Sequence[Path], dest: Path, log=print) -> list[dict]:
             n_files += 1
         atomic_write_bytes(dest / f"{meta['id']}.json", (folder / f"{meta['id']}.json").read_bytes())
         n_files += 1
-    atomic_write_text(dest / "figures.bib", "\n\n".join(site.citation_bibtex(m) for _, m in figs) + "\n")
+    atomic_write_text(dest / "figures.bib", "\n\n".join(pages.citation_bibtex(m) for _, m in figs) + "\n")
     log(f"exported {len(figs)} figure(s), {n_files} files and figures.bib to {dest}")
     return [m for _, m in figs]
 
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_source_options(ci)
     args = parser.parse_args(argv)
 
-    from companion.book import site
+    from companion.book import pages
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731  (stdout carries the result)
     try:
@@ -133,14 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             export(folders, args.dir, log=log)
         elif args.cmd == "list":
             for _, meta in sidecars(folders):
-                print(f"{meta['id']}\tchapter {meta.get('chapter')}\t{site.plain_caption(meta.get('caption', ''))}")
+                print(f"{meta['id']}\tchapter {meta.get('chapter')}\t{pages.plain_caption(meta.get('caption', ''))}")
         elif args.cmd == "cite":
             found = {m["id"]: m for _, m in sidecars(folders)}
             if args.id not in found:
                 known = ", ".join(sorted(found)) or "none"
                 raise ExportError(f"no figure {args.id!r}; known: {known}")
             meta = found[args.id]
-            print(site.citation_bibtex(meta) if args.format == "bibtex" else site.citation_text(meta))
+            print(pages.citation_bibtex(meta) if args.format == "bibtex" else pages.citation_text(meta))
     except (ExportError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """Where the book's sources and outputs live, and the repository it is published from.
 
-The lowest module of :mod:`companion.book`: ``build``, ``colab``, ``site`` and ``cli`` import it, it
+The lowest module of :mod:`companion.book`: ``build``, ``colab``, ``pages`` and ``cli`` import it, it
 imports none of them (so the book machinery has no import cycle).
 """
 

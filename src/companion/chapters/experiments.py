@@ -256,11 +256,11 @@ def trivial(y_train: np.ndarray, y_test: np.ndarray) -> tuple[float, float]:
     Two classes: ``sign(mean(y_train))`` (the training majority); one-hot: ``argmax`` of the class
     frequencies. MSE of the constant prediction ``mean(y_train)`` (summed over outputs for one-hot).
     """
-    from companion.learning import regression as R
+    from companion.learning import selection as S
 
     mean = np.asarray(y_train, float).mean(axis=0)
     pred = np.broadcast_to(mean, np.shape(y_test))
-    return float(R.accuracy(pred, y_test)), float(R.mse(pred, y_test))
+    return float(S.accuracy(pred, y_test)), float(S.mse(pred, y_test))
 
 
 def fit_and_score(K: np.ndarray, y_train: np.ndarray, y_test: np.ndarray, methods: Sequence[str], *,
@@ -280,6 +280,7 @@ def fit_and_score(K: np.ndarray, y_train: np.ndarray, y_test: np.ndarray, method
     ``n_fit, n_val``.
     """
     from companion.learning import regression as R
+    from companion.learning import selection as S
 
     grids = dict(grids or {"ridge": RIDGES, "flow": TIMES})
     known = tuple(m for m in METHODS if m in grids)
@@ -308,12 +309,12 @@ def fit_and_score(K: np.ndarray, y_train: np.ndarray, y_test: np.ndarray, method
     for method in methods:
         grid = np.asarray(grids[method], float)
         pv = np.asarray(m_fit.predict(K_val, method, grid))
-        acc_v = np.atleast_1d(R.accuracy(pv, y_train[val]))
-        mse_v = np.atleast_1d(R.mse(pv, y_train[val]))
+        acc_v = np.atleast_1d(S.accuracy(pv, y_train[val]))
+        mse_v = np.atleast_1d(S.mse(pv, y_train[val]))
         i = _choose(1.0 - acc_v, mse_v)
         pt = np.asarray(m_all.predict(K_test, method, grid))
-        acc_t = np.atleast_1d(R.accuracy(pt, y_test))
-        mse_t = np.atleast_1d(R.mse(pt, y_test))
+        acc_t = np.atleast_1d(S.accuracy(pt, y_test))
+        mse_t = np.atleast_1d(S.mse(pt, y_test))
         j = _choose(1.0 - acc_t, mse_t)
         # the interpolant: ridge 0 / time inf (NaN if the grid does not hold it)
         interp = np.flatnonzero(grid == (0.0 if method == "ridge" else math.inf))
@@ -774,6 +775,7 @@ def reference_check(n: int = 400, depth: int = 10_000, seed: int = 0, source: st
     """
     from companion import data
     from companion.learning import regression as R
+    from companion.learning import selection as S
 
     ds = data.prepare("mnist", (3, 5), n, n, seed=seed, balanced=True, source=source)
     x_all = np.concatenate([ds.x_train, ds.x_test])
@@ -783,12 +785,12 @@ def reference_check(n: int = 400, depth: int = 10_000, seed: int = 0, source: st
         Ktr = 0.5 * (K[:n] + K[:n].T)
         pred = np.asarray(R.KernelRegression(Ktr, ds.y_train).predict(K[n:], "ridge", [0.0]))[0]
         if L == 1:
-            out["shallow_accuracy"] = float(R.accuracy(pred, ds.y_test))
+            out["shallow_accuracy"] = float(S.accuracy(pred, ds.y_test))
             continue
         ksum = K[n:] @ ds.y_train
-        out["accuracy"] = float(R.accuracy(pred, ds.y_test))
-        out["r2"] = 1.0 - float(R.mse(pred, ds.y_test)) / float(R.mse(np.zeros_like(ds.y_test), ds.y_test))
-        out["kernel_sum_accuracy"] = float(R.accuracy(ksum, ds.y_test))
+        out["accuracy"] = float(S.accuracy(pred, ds.y_test))
+        out["r2"] = 1.0 - float(S.mse(pred, ds.y_test)) / float(S.mse(np.zeros_like(ds.y_test), ds.y_test))
+        out["kernel_sum_accuracy"] = float(S.accuracy(ksum, ds.y_test))
         out["sign_agreement"] = float(np.mean(np.sign(pred) == np.sign(ksum)))
     out["trivial_accuracy"] = 0.5
     return out

@@ -12,7 +12,7 @@ _LOG_MAX = math.log(1.7976931348623157e308)  # log of the largest float64
 
 
 def branch_scaling(depth: int, gamma: float) -> float:
-    """The residual branch scaling ``alpha = L^-gamma`` (equation ``eq-01-resnet``, chapter 1).
+    """The residual branch scaling ``alpha = L^-gamma`` (equation ``eq-resnet``, chapter 1).
 
     Args:
       depth: ``L >= 1``, the number of residual blocks (an integer).

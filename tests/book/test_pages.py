@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 import companion
 from companion.book import build
 from companion.book import cli
-from companion.book import site
+from companion.book import pages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,7 +84,7 @@ def test_figure_index_lists_files_citations_and_provenance(tmp_path):
     static = tmp_path / "_static"
     _sidecar(static / "figures", "fig-01-norms", "Squared norm $q_l$ against the layer.")
     _sidecar(static / "figures", "fig-02-kernel", "The kernel.", data_sha256="ab" * 32)
-    page = site.figure_index(static, {"01": "01_models", "02": "02_kernels"}, ["fig-01-norms"])
+    page = pages.figure_index(static, {"01": "01_models", "02": "02_kernels"}, ["fig-01-norms"])
     assert page.startswith("(figure-index)=\n# Figure index")
     assert "## Chapter 1" in page and "## Chapter 2" in page
     assert "Figures of {doc}`/notebooks/01_models`" in page
@@ -107,41 +107,41 @@ def test_figure_index_orders_figures_as_numbered_in_the_chapter(tmp_path):
     static = tmp_path / "_static"
     for fid in ("fig-01-a", "fig-01-b", "fig-01-c"):
         _sidecar(static / "figures", fid)
-    page = site.figure_index(static, {}, ["fig-01-c", "fig-01-a"])  # c is Fig. 1.1, a is Fig. 1.2
+    page = pages.figure_index(static, {}, ["fig-01-c", "fig-01-a"])  # c is Fig. 1.1, a is Fig. 1.2
     positions = [page.index(f"### {fid}") for fid in ("fig-01-c", "fig-01-a", "fig-01-b")]
     assert positions == sorted(positions)
 
 
 def test_figure_index_warns_once_about_uncommitted_builds_and_handles_none(tmp_path):
     static = tmp_path / "_static"
-    assert "No chapter has published a figure yet." in site.figure_index(static)
+    assert "No chapter has published a figure yet." in pages.figure_index(static)
     _sidecar(static / "figures", "fig-01-a", commit="abc-dirty")
     _sidecar(static / "figures", "fig-01-b", commit="abc-dirty")
-    page = site.figure_index(static)
+    page = pages.figure_index(static)
     assert page.count(":::{note}") == 1 and "`abc-dirty`" in page
-    assert site.provisional({"git_commit": "unknown"}) and not site.provisional({"git_commit": "abc"})
-    assert site.short_commit({"git_commit": "0123456789abcdef-dirty"}) == "0123456789ab-dirty"
-    assert site.short_commit({"git_commit": "0123456789abcdef"}) == "0123456789ab"
-    assert site.short_commit({"git_commit": "unknown"}) == "unknown"
+    assert pages.provisional({"git_commit": "unknown"}) and not pages.provisional({"git_commit": "abc"})
+    assert pages.short_commit({"git_commit": "0123456789abcdef-dirty"}) == "0123456789ab-dirty"
+    assert pages.short_commit({"git_commit": "0123456789abcdef"}) == "0123456789ab"
+    assert pages.short_commit({"git_commit": "unknown"}) == "unknown"
 
 
 def test_citations(tmp_path):
     fig = _sidecar(tmp_path, "fig-03-rates", "Rates & errors: 50% of $x_l$ see {numref}`fig-03-other` #1 in_domain.")
-    text = site.citation_text(fig)
+    text = pages.citation_text(fig)
     assert text.startswith("The companion authors (2026). Figure fig-03-rates: Rates & errors")
     assert "{numref}" not in text and "fig-03-other" in text
-    assert "version 0.1.0 (git commit 0123456789ab)" in text and text.endswith(site.REPOSITORY)
-    bib = site.citation_bibtex(fig)
+    assert "version 0.1.0 (git commit 0123456789ab)" in text and text.endswith(pages.REPOSITORY)
+    bib = pages.citation_bibtex(fig)
     assert bib.startswith("@misc{companion-fig-03-rates,\n") and bib.endswith("\n}")
     assert bib.count("{") == bib.count("}")
     assert r"Rates \& errors: 50\% of $x_l$ see fig-03-other \#1 in\_domain." in bib  # math kept as is
     assert "author       = {{The companion authors}}" in bib  # braces: a corporate author, not "authors, The"
     assert "year         = {2026}" in bib and "git commit 0123456789abcdef0123" in bib
-    assert site.bibtex_escape(r"already \& escaped") == r"already \& escaped"
+    assert pages.bibtex_escape(r"already \& escaped") == r"already \& escaped"
 
 
 def test_plain_caption():
-    assert site.plain_caption("See {numref}`fig-01-a`\n and  {cite:t}`huang2020why`.") == "See fig-01-a and huang2020why."
+    assert pages.plain_caption("See {numref}`fig-01-a`\n and  {cite:t}`huang2020why`.") == "See fig-01-a and huang2020why."
 
 
 # ------------------------------------------------------------------------------------------ claims
@@ -151,7 +151,7 @@ def test_claims_page_tables_counts_links_and_failures(tmp_path):
     static = tmp_path / "_static"
     _claims(static / "results", "01_models", [_row("01-a"), _row("01-b", claim="norm | stays", passed=False)])
     _claims(static / "results", "02_kernels", [_row("02-a")])
-    page = site.claims_page(static, {"01": "01_models"})
+    page = pages.claims_page(static, {"01": "01_models"})
     assert page.startswith("(claims)=\n# Claims checked by this book")
     assert "**2 of 3 hold**" in page
     assert "{ref}`the chapter's claims <sec-01-claims>`" in page and "<sec-02-claims>" in page
@@ -168,9 +168,9 @@ def test_claims_page_tables_counts_links_and_failures(tmp_path):
 
 def test_claims_page_all_pass_and_empty(tmp_path):
     static = tmp_path / "_static"
-    assert "**0 of 0 hold**" in site.claims_page(static) and "No chapter has checked a claim yet." in site.claims_page(static)
+    assert "**0 of 0 hold**" in pages.claims_page(static) and "No chapter has checked a claim yet." in pages.claims_page(static)
     _claims(static / "results", "01_models", [_row("01-a")])
-    page = site.claims_page(static)
+    page = pages.claims_page(static)
     assert "**1 of 1 hold**" in page and ":::{warning}" not in page
 
 
@@ -181,9 +181,9 @@ def test_write_generated_pages_uses_the_staged_chapters(tmp_path):
     (dest / "notebooks" / "01_models.ipynb").write_text(json.dumps(nb))
     _sidecar(dest / "_static" / "figures", "fig-01-norms")
     _claims(dest / "_static" / "results", "01_models", [_row("01-a")])
-    assert site.chapter_docs(dest) == {"01": "01_models"}
-    assert site.figure_labels(dest) == ["fig-01-norms"]
-    site.write_generated_pages(dest)
+    assert pages.chapter_docs(dest) == {"01": "01_models"}
+    assert pages.figure_labels(dest) == ["fig-01-norms"]
+    pages.write_generated_pages(dest)
     figures = (dest / "figures.md").read_text()
     assert "{numref}`fig-01-norms` in {doc}`/notebooks/01_models`" in figures
     assert "{doc}`/notebooks/01_models`: 1 of 1 hold" in (dest / "claims.md").read_text()
@@ -198,23 +198,23 @@ def test_install_mathjax_copies_what_the_site_needs(tmp_path):
                 "es5/output/svg.js", "es5/tex-svg.js", "es5/ui/menu.js", "LICENSE"):
         (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
         (pkg / rel).write_text("x")
-    target = site.install_mathjax(tmp_path / "book", pkg)
+    target = pages.install_mathjax(tmp_path / "book", pkg)
     assert target == tmp_path / "book" / "_extra" / "_static" / "mathjax"
     for rel in ("tex-mml-chtml.js", "input/tex/extensions/ams.js", "output/chtml/fonts/woff-v2/a.woff", "ui/menu.js", "LICENSE"):
         assert (target / rel).is_file(), rel
     assert not (target / "tex-svg.js").exists() and not (target / "output" / "svg.js").exists()
-    site.install_mathjax(tmp_path / "book", pkg)  # again: replaces, does not fail
+    pages.install_mathjax(tmp_path / "book", pkg)  # again: replaces, does not fail
     with pytest.raises(FileNotFoundError, match="npm ci"):
-        site.install_mathjax(tmp_path / "book2", tmp_path / "nowhere")
+        pages.install_mathjax(tmp_path / "book2", tmp_path / "nowhere")
 
 
 def test_config_serves_mathjax_from_the_site():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     sphinx = config["sphinx"]["config"]
-    assert sphinx["mathjax_path"] == "mathjax/" + site.MATHJAX_ENTRY
+    assert sphinx["mathjax_path"] == "mathjax/" + pages.MATHJAX_ENTRY
     assert "://" not in sphinx["mathjax_path"]
     assert "_extra" in sphinx["html_extra_path"]
-    assert "companion.book.site" in config["sphinx"]["extra_extensions"]
+    assert "companion.book.pages" in config["sphinx"]["extra_extensions"]
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/mathjax"]["version"].startswith("3.")
 
@@ -225,7 +225,7 @@ def test_dedupe_scripts_keeps_the_first_of_each():
 
     files = [js("a.js"), js(None, body="const X = 1"), js("", body="const X = 1"), js("a.js"), js("b.js", defer="defer")]
     context = {"script_files": files}
-    site._dedupe_scripts(None, "page", "page.html", context, None)
+    pages._dedupe_scripts(None, "page", "page.html", context, None)
     assert [(f.filename, f.attributes) for f in context["script_files"]] == [
         ("a.js", {}), (None, {"body": "const X = 1"}), ("b.js", {"defer": "defer"})
     ]
@@ -323,9 +323,9 @@ def test_cli_bad_arguments_exit_2(capsys):
 def test_citation_cff():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0"
-    assert cff["title"] == site.BOOK_TITLE
-    assert cff["authors"] == [{"name": site.AUTHORS}]
-    assert cff["repository-code"] == site.REPOSITORY
+    assert cff["title"] == pages.BOOK_TITLE
+    assert cff["authors"] == [{"name": pages.AUTHORS}]
+    assert cff["repository-code"] == pages.REPOSITORY
     assert cff["license"] == "MIT"
     assert str(cff["version"]) == companion.__version__
     titles = " ".join(r["title"] for r in cff["references"])
