@@ -1,8 +1,16 @@
-"""Claims as checks: each chapter ends with a table of the papers' claims it re-measures.
+"""Claims as checks: each chapter ends with a table of the claims it re-measures.
 
-A chapter builds its claims with the functions of its own module (e.g. ``companion.theory``), which the
-test suite calls too, so a claim that stops holding fails CI as well as showing "FAIL" on the page.
-This module only holds the record type, the comparisons and the table.
+A chapter builds its claims with the functions of its own module (e.g. :mod:`companion.chapters.degeneracy`),
+which the test suite calls too, so a claim that stops holding fails CI as well as showing "FAIL" on the page.
+
+Every claim carries a **counterfactual**: the same measurement, by the same code, on an input where the
+claim must not hold (the other architecture, the other gamma, a shallower depth, shuffled labels, ...).
+The same comparison is applied to it, and ``counterfactual_passed`` must be ``False``: a check that would
+also accept the counterfactual cannot tell the claim from its negation. ``counterfactual_passed`` is
+``None`` only for a claim built without one (the test suite rejects those in chapters).
+
+This module holds the record type, the comparisons and the tables (CSV, and Markdown with every cell
+escaped, so a ``|`` in a claim's text cannot split a row).
 """
 
 from __future__ import annotations
@@ -30,6 +38,10 @@ class Claim:
       target: what it is compared with (a number, or a description).
       tolerance: the allowed deviation, in words (e.g. "|measured - 0.25| <= 0.005").
       passed: whether the measurement satisfies the claim.
+      counterfactual: what was changed for the counterfactual measurement, in words ("" if none).
+      counterfactual_measured: the counterfactual's measured value (NaN if none).
+      counterfactual_passed: whether the counterfactual also satisfies the claim: ``False`` is what a
+        check that can fail gives; ``None`` if there is no counterfactual.
     """
 
     id: str
@@ -39,6 +51,9 @@ class Claim:
     target: str
     tolerance: str
     passed: bool
+    counterfactual: str = ""
+    counterfactual_measured: float = math.nan
+    counterfactual_passed: bool | None = None
 
 
 def _measured(value) -> float:
@@ -57,29 +72,72 @@ def _texts(**kw: str) -> None:
             raise check.fail(name, v, "a non-empty string")
 
 
-def within(id: str, claim: str, source: str, measured: float, target: float, tol: float) -> Claim:
-    """``|measured - target| <= tol``."""
+Counterfactual = tuple  # (what was changed, in words; its measured value)
+
+
+def _counterfactual(counterfactual, test) -> dict:
+    """The counterfactual fields of a claim: ``test(value)`` is the claim's own comparison."""
+    if counterfactual is None:
+        return {}
+    if not (isinstance(counterfactual, tuple) and len(counterfactual) == 2):
+        raise check.fail("counterfactual", counterfactual, "a tuple (what was changed, measured value) or None")
+    what, value = counterfactual
+    _texts(counterfactual=what)
+    value = _measured(value)
+    return {"counterfactual": what, "counterfactual_measured": value, "counterfactual_passed": bool(test(value))}
+
+
+def within(id: str, claim: str, source: str, measured: float, target: float, tol: float, *,
+           counterfactual: Counterfactual | None = None) -> Claim:
+    """``|measured - target| <= tol`` (NaN or inf fails), applied to the counterfactual's value as well.
+
+    Args:
+      counterfactual: ``(what was changed, measured value)`` of the same measurement where the claim must
+        not hold; ``None`` only outside the chapters.
+
+    Raises:
+      ValueError: empty texts, a non-numeric measured value, a non-finite target, a negative ``tol``.
+    """
     _texts(id=id, claim=claim, source=source)
     measured = _measured(measured)
     target, tol = check.real("target", target), check.real("tol", tol, minimum=0.0)
-    ok = math.isfinite(measured) and abs(measured - target) <= tol
-    return Claim(id, claim, source, float(measured), f"{target:.6g}", f"|measured - target| <= {tol:g}", bool(ok))
+
+    def test(m: float) -> bool:
+        return math.isfinite(m) and abs(m - target) <= tol
+
+    return Claim(id, claim, source, float(measured), f"{target:.6g}", f"|measured - target| <= {tol:g}",
+                 test(measured), **_counterfactual(counterfactual, test))
 
 
-def at_most(id: str, claim: str, source: str, measured: float, bound: float) -> Claim:
-    """``measured <= bound``."""
+def at_most(id: str, claim: str, source: str, measured: float, bound: float, *,
+            counterfactual: Counterfactual | None = None) -> Claim:
+    """``measured <= bound`` (NaN and -inf fail: a measured value must be a finite number)."""
     _texts(id=id, claim=claim, source=source)
     measured, bound = _measured(measured), check.real("bound", bound)
-    ok = math.isfinite(measured) and measured <= bound
-    return Claim(id, claim, source, float(measured), f"<= {bound:.6g}", "none (one-sided bound)", bool(ok))
+
+    def test(m: float) -> bool:
+        return math.isfinite(m) and m <= bound
+
+    return Claim(id, claim, source, float(measured), f"<= {bound:.6g}", "none (one-sided bound)",
+                 test(measured), **_counterfactual(counterfactual, test))
 
 
-def at_least(id: str, claim: str, source: str, measured: float, bound: float) -> Claim:
-    """``measured >= bound``."""
+def at_least(id: str, claim: str, source: str, measured: float, bound: float, *,
+             counterfactual: Counterfactual | None = None) -> Claim:
+    """``measured >= bound`` (NaN and +inf fail)."""
     _texts(id=id, claim=claim, source=source)
     measured, bound = _measured(measured), check.real("bound", bound)
-    ok = math.isfinite(measured) and measured >= bound
-    return Claim(id, claim, source, float(measured), f">= {bound:.6g}", "none (one-sided bound)", bool(ok))
+
+    def test(m: float) -> bool:
+        return math.isfinite(m) and m >= bound
+
+    return Claim(id, claim, source, float(measured), f">= {bound:.6g}", "none (one-sided bound)",
+                 test(measured), **_counterfactual(counterfactual, test))
+
+
+def without_failing_counterfactual(claims: Iterable[Claim]) -> list[Claim]:
+    """The claims whose check cannot be shown to fail: no counterfactual, or one that passes too."""
+    return [c for c in claims if c.counterfactual_passed is not False]
 
 
 def failures(claims: Iterable[Claim]) -> list[Claim]:
@@ -95,19 +153,34 @@ def to_csv(claims: Sequence[Claim]) -> str:
     for c in claims:
         row = asdict(c)
         row["measured"] = f"{c.measured:.6g}"
+        row["counterfactual_measured"] = f"{c.counterfactual_measured:.6g}"
+        row["counterfactual_passed"] = "" if c.counterfactual_passed is None else str(c.counterfactual_passed)
         writer.writerow(row)
     return buf.getvalue()
 
 
+def markdown_cell(text: str) -> str:
+    """``text`` made safe for one Markdown table cell: ``|`` escaped, line breaks turned into spaces."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
 def to_markdown(claims: Sequence[Claim]) -> str:
-    """The claims as a Markdown table (claim, source, measured, target, tolerance, pass/fail)."""
+    """The claims as a Markdown table: claim, source, measured, target, tolerance, result, and the
+    counterfactual with its value and whether the check rejected it. Every cell is escaped."""
     lines = [
-        "| claim | source | measured | target | tolerance | result |",
-        "|---|---|---|---|---|---|",
+        "| claim | source | measured | target | tolerance | result | counterfactual | rejected |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in claims:
         result = "pass" if c.passed else "**FAIL**"
-        lines.append(f"| {c.claim} | {c.source} | {c.measured:.4g} | {c.target} | {c.tolerance} | {result} |")
+        if c.counterfactual_passed is None:
+            cf, rejected = "none", "**none**"
+        else:
+            cf = f"{markdown_cell(c.counterfactual)}: {c.counterfactual_measured:.4g}"
+            rejected = "yes" if c.counterfactual_passed is False else "**NO**"
+        cells = [markdown_cell(c.claim), markdown_cell(c.source), f"{c.measured:.4g}", markdown_cell(c.target),
+                 markdown_cell(c.tolerance), result, cf, rejected]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
