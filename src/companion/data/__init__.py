@@ -25,7 +25,7 @@ points (the same vector is subtracted from the test points); project every point
 sphere ``S^{d-1}``. Targets: +-1 for two classes (``classes[0] -> +1``, ``classes[1] -> -1``),
 one-hot rows (columns in the order of ``classes``) otherwise.
 
-Default two-class problems (the papers' classes are not known here, see ``shared/papers.md``):
+Default two-class problems (the papers do not name their classes; chapter 6 says why these):
 
 * ``"mnist2"`` = MNIST **3 vs 5**: among the most confused digit pairs for linear and kernel
   classifiers, with near-equal class sizes (6131 / 5421 train), so accuracies sit well below 100 %
