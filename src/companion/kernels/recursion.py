@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .arccos import relu_step
+from .arccos import sin_minus_tcos
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,15 +52,12 @@ class Spec:
     trained: str = "all"  # ResNet: "hidden" or "all"; FFNet: always "all"
 
     @property
-    def c(self) -> float:
-        return 1.0 + self.alpha * self.alpha
-
-    @property
     def effective_depth(self) -> float:
         """How many 'FFNet layers' of angle contraction the map applies (sets the table's resolution)."""
         if self.arch == "ffnet":
             return float(self.depth)
-        return self.depth * self.alpha**2 / self.c
+        a2 = self.alpha * self.alpha  # finite: alpha is validated (api.check_alpha)
+        return self.depth * a2 / (1.0 + a2)
 
 
 def log_scales(spec: Spec) -> tuple[float, float]:
@@ -98,74 +95,69 @@ def scales(spec: Spec) -> tuple[float, float]:
     return cL, (hidden if spec.trained == "hidden" else hidden + 2.0 * cL)
 
 
-def _ntk_norm(spec: Spec) -> float:
-    """The diagonal value of the unnormalised NTK accumulator that this module carries."""
-    L, c = spec.depth, spec.c
-    if spec.arch == "ffnet":
-        return L + 1.0
-    if spec.trained == "hidden":
-        return 2.0 * L / c if L > 0 else 1.0  # depth 0: the NTK is identically zero (scale 0)
-    return 2.0 * L * spec.alpha**2 / c + 2.0
-
-
 # The accumulators are carried as *deficits* from their diagonal values (all terms non-negative, so no
 # cancellation when the pair is nearly aligned): with e0 = 1 - kappa0 = theta / pi, d = 1 - kappa1,
-#   FFNet:  D_h = (h + 1) - Theta_h = h e0 + D_{h-1} (1 - e0) + d        (h = 1..L)
+#   FFNet:  D_h = (h + 1) - Theta_h = h e0 + D_{h-1} (1 - e0) + d = D_{h-1} + d + (h - D_{h-1}) e0
 #   ResNet: delta_l = 2 l / c - tau_l = (2 - g + 2 (l - 1) a2 e0 / c + delta_{l-1} (1 + a2 kappa0)) / c,
 #           2 - g = d + u + e0 (1 - u);   pi_l = 1 - p_l = pi_{l-1} (1 - a2 e0 / c) + a2 e0 / c.
 # Rounding then perturbs the deficit relatively, i.e. the kernel by eps * (1 - k), not eps * depth.
+# Each step is written with e0 appearing once per accumulator, multiplied by one coefficient: e0 has
+# an infinite derivative at u = 0 or v = 0 (rho = +-1), and in this form the derivative is
+# coefficient * inf with a definite sign (no inf - inf), or exactly 0 where the coefficient is 0.
+
+
+@jax.custom_jvp
+def _relu_terms(u, v, coefs):
+    """``(d, tuple(c * e0 for c in coefs))`` with ``d = 1 - kappa1``, ``e0 = theta / pi`` at ``(u, v)``."""
+    theta = 2.0 * jnp.arctan2(jnp.sqrt(u), jnp.sqrt(v))
+    d = jnp.clip((jnp.pi * u - sin_minus_tcos(theta, u, v)) / jnp.pi, 0.0, 1.0)
+    e0 = theta / jnp.pi
+    return d, tuple(c * e0 for c in coefs)
+
+
+@_relu_terms.defjvp
+def _relu_terms_jvp(primals, tangents):
+    # Forward mode only (evaluated inside _map_jvp, never transposed), so tangent-dependent selects
+    # are allowed: 0 * inf is taken as 0 where a tangent or a coefficient is exactly zero.
+    u, v, coefs = primals
+    du, dv, dcoefs = tangents
+    theta = 2.0 * jnp.arctan2(jnp.sqrt(u), jnp.sqrt(v))
+    e0 = theta / jnp.pi
+    d, prods = _relu_terms(u, v, coefs)
+    dx = (du - dv) / 2.0  # u + v = 2 on exact inputs: both directions move the angle the same way
+    dd = (1.0 - e0) * dx  # d (1 - kappa1) / du = kappa0: finite at both ends
+    uv = u * v
+    slope = jnp.where(uv > 0, 1.0 / (jnp.pi * jnp.sqrt(jnp.where(uv > 0, uv, 1.0))), jnp.inf)  # d e0 / du
+    dprods = tuple(
+        dc * e0 + jnp.where((dx == 0) | (c == 0), 0.0, c * slope * dx) for c, dc in zip(coefs, dcoefs)
+    )
+    return (d, prods), (dd, dprods)
 
 
 def _ffnet_step(carry, _):
     u, v, deficit, h = carry  # h = index of the layer being computed (1..L)
-    theta, k0, d = relu_step(u, v)
-    e0 = theta / jnp.pi
-    return (d, 2.0 - d, h * e0 + deficit * k0 + d, h + 1.0), None
+    d, (de0,) = _relu_terms(u, v, (h - deficit,))
+    return (d, 2.0 - d, deficit + d + de0, h + 1.0), None
 
 
 def _resnet_step(a2, c, carry, _):
     u, v, delta, pdef, l1 = carry  # l1 = l - 1
-    theta, k0, d = relu_step(u, v)
-    e0 = theta / jnp.pi
-    two_minus_g = d + u + e0 * (1.0 - u)
-    delta = (two_minus_g + 2.0 * l1 * a2 * e0 / c + delta * (1.0 + a2 * k0)) / c
-    shrink = a2 * e0 / c
-    pdef = pdef * (1.0 - shrink) + shrink
+    coef_delta = (1.0 - u) + 2.0 * l1 * a2 / c - a2 * delta  # >= ~-1, see the derivative note above
+    d, (td, tp) = _relu_terms(u, v, (coef_delta, a2 * (1.0 - pdef) / c))
+    delta = (d + u + delta * (1.0 + a2) + td) / c
+    pdef = pdef + tp
     return ((u + a2 * d) / c, (v + a2 * (2.0 - d)) / c, delta, pdef, l1 + 1.0), None
 
 
-def normalized_from_u(u0: jax.Array, spec: Spec) -> tuple[jax.Array, jax.Array]:
-    """Normalised ``(nngp, ntk)`` from ``u0 = 1 - rho0`` alone (``1 + rho0`` taken as ``2 - u0``)."""
-    u0 = jnp.clip(u0, 0.0, 2.0)
-    return normalized_from_uv(u0, 2.0 - u0, spec)
+def _clip01(x, hi):
+    # value clipped, derivative of the identity (a clip's derivative is 1/2 or 0 on its boundary)
+    return x + jax.lax.stop_gradient(jnp.clip(x, 0.0, hi) - x)
 
 
-def normalized_from_uv(u0: jax.Array, v0: jax.Array, spec: Spec) -> tuple[jax.Array, jax.Array]:
-    """Normalised ``(nngp, ntk)`` at ``spec.depth`` from ``u0 = 1 - rho0`` and ``v0 = 1 + rho0``.
-
-    Any shape, float32 or float64. Passing both ``1 - rho`` and ``1 + rho`` (each accurate in absolute
-    terms, e.g. from the angle) keeps the angle, hence ``kappa0``, accurate at both ends; the recursion
-    carries both (``v_l = 1 + rho_l``: FFNet ``2 - u_l``, ResNet ``(v + alpha^2 (1 + kappa1)) / c``).
-    Both outputs are exactly 1 where ``u0 = 0`` (identical directions: every step keeps ``u`` and the
-    deficits exactly 0, i.e. the diagonal closed forms). For ResNet ``trained="hidden"`` at depth 0
-    the NTK is identically zero and its normalised value is returned as 0.
-
-    Depth and ``alpha`` are traced, not static: one compilation serves every depth and every alpha
-    (per architecture, trained setting, shape and dtype), and compile time does not depend on depth.
-    """
-    u0 = jnp.asarray(u0)
-    dt = u0.dtype if u0.dtype in (jnp.float32, jnp.float64) else jnp.float64
-    return _normalized(
-        u0.astype(dt), jnp.asarray(v0, dt), jnp.asarray(spec.depth, jnp.int32),
-        jnp.asarray(spec.alpha**2, dt), arch=spec.arch, trained=spec.trained,
-    )
-
-
-@partial(jax.jit, static_argnames=("arch", "trained"))
-def _normalized(u0, v0, depth, a2, *, arch, trained):
+def _loop(u0, v0, depth, a2, arch, trained):
     """The recursion with traced ``depth`` (loop trip count) and ``a2 = alpha^2``."""
-    u0 = jnp.clip(u0, 0.0, 2.0)
-    v0 = jnp.clip(v0, 0.0, 2.0)
+    u0 = _clip01(u0, 2.0)
+    v0 = _clip01(v0, 2.0)
     dt = u0.dtype
     a2 = a2.astype(dt)
     L = depth.astype(dt)
@@ -186,3 +178,81 @@ def _normalized(u0, v0, depth, a2, *, arch, trained):
         norm = 2.0 * L * a2 / c + 2.0
         ntk = 1.0 - (a2 * delta + u + u0 + pdef * (1.0 - u0)) / norm
     return 1.0 - u, ntk
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(4, 5))
+def _map(u0, v0, depth, a2, arch, trained):
+    return _loop(u0, v0, depth, a2, arch, trained)
+
+
+def jvp_terms(u0, v0, depth, a2, arch, trained, tu=None, tv=None, ta=None):
+    """Tangents ``(d nngp, d ntk)`` of the normalised map for input tangents ``tu, tv`` (arrays like
+    ``u0``) and ``ta`` (scalar, of ``a2``); ``None`` means zero and is skipped, not multiplied (an
+    infinite derivative at ``rho = +-1`` times a zero tangent would be NaN).
+
+    A fori_loop with a traced trip count has a forward-mode derivative but no transpose (reverse mode).
+    The map is elementwise in (u0, v0) and has one scalar a2, so its Jacobian is three arrays, computed
+    here by forward mode with unit tangents; the result ``J . t`` is linear in the input tangents, so
+    JAX can transpose it (``jax.grad``, ``jax.vjp`` work).
+    """
+    f = lambda u, v, a: _loop(u, v, depth, a, arch, trained)  # noqa: E731
+    zu, za = jnp.zeros_like(u0), jnp.zeros_like(a2)
+    basis = ((jnp.ones_like(u0), zu, za), (zu, jnp.ones_like(u0), za), (zu, zu, jnp.ones_like(a2)))
+    t_n = t_k = None
+    for t, e in zip((tu, tv, ta), basis):
+        if t is None:
+            continue
+        _, (jn, jk) = jax.jvp(f, (u0, v0, a2), e)
+        t_n = jn * t if t_n is None else t_n + jn * t
+        t_k = jk * t if t_k is None else t_k + jk * t
+    if t_n is None:
+        t_n = t_k = jnp.zeros_like(u0)
+    return t_n, t_k
+
+
+def _map_jvp(arch, trained, primals, tangents):
+    from jax.custom_derivatives import SymbolicZero
+
+    u0, v0, depth, a2 = primals
+    tu, tv, _, ta = (None if isinstance(t, SymbolicZero) else t for t in tangents)
+    out = _loop(u0, v0, depth, a2, arch, trained)
+    return out, jvp_terms(u0, v0, depth, a2, arch, trained, tu, tv, ta)
+
+
+_map.defjvp(_map_jvp, symbolic_zeros=True)
+
+
+def normalized_from_u(u0: jax.Array, spec: Spec) -> tuple[jax.Array, jax.Array]:
+    """Normalised ``(nngp, ntk)`` from ``u0 = 1 - rho0`` alone (``1 + rho0`` taken as ``2 - u0``)."""
+    u0 = jnp.clip(u0, 0.0, 2.0)
+    return normalized_from_uv(u0, 2.0 - u0, spec)
+
+
+def normalized_from_uv(u0: jax.Array, v0: jax.Array, spec: Spec) -> tuple[jax.Array, jax.Array]:
+    """Normalised ``(nngp, ntk)`` at ``spec.depth`` from ``u0 = 1 - rho0`` and ``v0 = 1 + rho0``.
+
+    Any shape, float32 or float64 (the dtype of ``u0``; float64 needs ``jax_enable_x64`` on in the
+    calling context, as the public functions arrange with :func:`~.precision.float64_scope`).
+    Passing both ``1 - rho`` and ``1 + rho`` (each accurate in absolute terms, e.g. from
+    :func:`~.correlation.exact_uv`) keeps the angle, hence ``kappa0``, accurate at both ends; the
+    recursion carries both (``v_l = 1 + rho_l``: FFNet ``2 - u_l``, ResNet ``(v + alpha^2 (1 + kappa1)) / c``).
+    Both outputs are exactly 1 where ``u0 = 0`` (identical directions: every step keeps ``u`` and the
+    deficits exactly 0, i.e. the diagonal closed forms). For ResNet ``trained="hidden"`` at depth 0
+    the NTK is identically zero and its normalised value is returned as 0.
+
+    Depth and ``alpha`` are traced, not static: one compilation serves every depth and every alpha
+    (per architecture, trained setting, shape and dtype), and compile time does not depend on depth.
+    Differentiable in ``u0``, ``v0`` (forward and reverse mode, custom JVP); first derivatives only.
+    """
+    u0 = jnp.asarray(u0)
+    dt = u0.dtype if u0.dtype in (jnp.float32, jnp.float64) else jnp.float64
+    return _normalized(
+        u0.astype(dt), jnp.asarray(v0, dt), jnp.asarray(spec.depth, jnp.int32),
+        jnp.asarray(spec.alpha**2, dt), arch=spec.arch, trained=spec.trained,
+    )
+
+
+@partial(jax.jit, static_argnames=("arch", "trained"))
+def _normalized(u0, v0, depth, a2, *, arch, trained):
+    """Jitted :func:`_map`: ``depth`` (int32) and ``a2 = alpha^2`` traced, differentiable in u0, v0, a2."""
+    return _map(u0, v0, depth, a2, arch, trained)
