@@ -90,10 +90,11 @@ def _scatter(u, v, i, j, eu, ev):
     return u.at[i, j].set(eu, mode="drop"), v.at[i, j].set(ev, mode="drop")
 
 
-def _map_stage(u, v, w1, w2, dg, row0, coef, tparams, depth, a2, *, arch, trained, method, same, out_dtype,
+def _map_stage(u, v, w1, w2, dg, row0, coef, tparams, fac, depth, a2, *, arch, trained, method, same, out_dtype,
                normalized):
     """``(nngp, ntk)`` of one chunk from ``u, v`` (step 3). ``w1 (rows, 2)``, ``w2 (n2, 2)``: row weights
-    of the nngp and ntk; ``dg (rows, 2)``: the exact diagonal values (``same`` only)."""
+    of the nngp and ntk, ``fac (2,)`` their factors (:func:`weights`); ``dg (rows, 2)``: the exact
+    diagonal values (``same`` only)."""
     odt = jnp.dtype(out_dtype)
     if method == "recursion":
         k_nngp, k_ntk = recursion._normalized(u, v, depth, a2, arch=arch, trained=trained)
@@ -105,7 +106,7 @@ def _map_stage(u, v, w1, w2, dg, row0, coef, tparams, depth, a2, *, arch, traine
         if normalized:
             val = jnp.where((w1[:, q, None] > 0) & (w2[None, :, q] > 0), k, 0.0)  # zero rows: 0
         else:
-            val = (w1[:, q, None] * w2[None, :, q]) * k
+            val = ((w1[:, q, None] * w2[None, :, q]) * fac[q]) * k
         if same:
             rows = row0 + jnp.arange(u.shape[0])
             diag = rows[:, None] == jnp.arange(u.shape[1])[None, :]
@@ -124,7 +125,7 @@ def _compiled(arch, trained, method, same, out_dtype, normalized, devices):
                    out_shardings=(row_sh, row_sh, row_sh))
     fn = partial(_map_stage, arch=arch, trained=trained, method=method, same=same, out_dtype=out_dtype,
                  normalized=normalized)
-    mapped = jax.jit(fn, in_shardings=(row_sh, row_sh, row_sh, rep, row_sh) + (rep,) * 5,
+    mapped = jax.jit(fn, in_shardings=(row_sh, row_sh, row_sh, rep, row_sh) + (rep,) * 6,
                      out_shardings=(row_sh, row_sh))
     return gram, mapped, row_sh, rep
 
@@ -194,20 +195,25 @@ def row_logs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return xs, logn, sq
 
 
-def weights(log1: np.ndarray, log2: np.ndarray, log_s: float, s: float, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Row weights ``w1 = |x1| e^A``, ``w2 = |x2| e^B`` (``A + B = log S``), float64, so that an entry
-    ``w1_i w2_j k`` is finite whenever ``|x1_i| |x2_j| S`` is: ``A = log S`` when that keeps both in range
-    (one rounding, as ``|x1| S``), otherwise the exponent is split to balance the two maxima."""
+def weights(log1: np.ndarray, log2: np.ndarray, log_s: float, s: float, dtype
+            ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Row weights and a factor, ``(w1, w2, f)`` (float64), with ``w1_i w2_j f = |x1_i| |x2_j| S``, so that an
+    entry ``(w1_i w2_j) f k`` is finite whenever its value is. Normally ``w = |x|`` and ``f = S``
+    (``w1_i w2_j`` is then symmetric bit for bit when ``x2 = x1``); where ``S`` or ``|x1| |x2|`` is out of
+    ``dtype``'s range the exponent ``log S`` is split between the two sides to balance their maxima."""
     if log_s == -math.inf:
-        return np.zeros_like(log1), np.zeros_like(log2)
+        return np.zeros_like(log1), np.zeros_like(log2), 0.0
     big = math.log(np.finfo(dtype).max) - 1.0
-    m1 = float(np.max(log1)) if log1.size else -math.inf
-    m2 = float(np.max(log2)) if log2.size else -math.inf
+    tiny = math.log(np.finfo(dtype).tiny) + 1.0
+    fin1, fin2 = log1[np.isfinite(log1)], log2[np.isfinite(log2)]
+    m1 = float(fin1.max()) if fin1.size else 0.0
+    m2 = float(fin2.max()) if fin2.size else 0.0
+    lo = min(float(fin1.min()) if fin1.size else 0.0, 0.0) + min(float(fin2.min()) if fin2.size else 0.0, 0.0)
     with np.errstate(over="ignore", under="ignore"):
-        if math.isfinite(s) and m1 + log_s < big and m2 < big:
-            return np.exp(log1) * s, np.exp(log2)
-        a = (log_s + m2 - m1) / 2.0 if math.isfinite(m1) and math.isfinite(m2) else log_s / 2.0
-        return np.exp(log1 + a), np.exp(log2 + (log_s - a))
+        if math.isfinite(s) and abs(log_s) < big and max(m1, m2, m1 + m2) < big and lo > tiny:
+            return np.exp(log1), np.exp(log2), float(s)
+        a = (log_s + m2 - m1) / 2.0
+        return np.exp(log1 + a), np.exp(log2 + (log_s - a)), 1.0
 
 
 def evaluate(x1, x2, spec: Spec, *, method: str, dtype, rows: int | None = None, out: str = "auto",
@@ -240,13 +246,14 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
     sc = recursion.scales(spec)
     w1 = np.zeros((n1, 2))
     w2 = np.zeros((n2, 2))
+    fac = np.ones(2)
     dg = np.zeros((n1, 2))
     for q in range(2):
         if normalized:
             w1[:, q], w2[:, q] = (log1 > -math.inf), (log2 > -math.inf)
             dg[:, q] = (log1 > -math.inf) * 1.0
         else:
-            w1[:, q], w2[:, q] = weights(log1, log2, log_sc[q], sc[q], wdt)
+            w1[:, q], w2[:, q], fac[q] = weights(log1, log2, log_sc[q], sc[q], wdt)
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
                 dg[:, q] = sq1 * sc[q] if math.isfinite(sc[q]) else np.exp(2 * log1 + log_sc[q])
 
@@ -275,7 +282,7 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
     arch, trained = (spec.arch, spec.trained) if method == "recursion" else (None, None)
     gram, mapped, row_sh, rep = _compiled(arch, trained, method, same, dt.name, normalized, devices)
     x2_dev = jax.device_put(xs2.astype(wdt), rep)
-    consts = [jax.device_put(np.asarray(a, wdt), rep) for a in (coef, tparams)]
+    consts = [jax.device_put(np.asarray(a, wdt), rep) for a in (coef, tparams, fac)]
     consts.append(jax.device_put(np.asarray(spec.depth, np.int32), rep))
     consts.append(jax.device_put(np.asarray(spec.alpha**2, wdt), rep))
     w2_dev = jax.device_put(w2.astype(wdt), rep)
