@@ -101,52 +101,66 @@ def scales(spec: Spec) -> tuple[float, float]:
 #   ResNet: delta_l = 2 l / c - tau_l = (2 - g + 2 (l - 1) a2 e0 / c + delta_{l-1} (1 + a2 kappa0)) / c,
 #           2 - g = d + u + e0 (1 - u);   pi_l = 1 - p_l = pi_{l-1} (1 - a2 e0 / c) + a2 e0 / c.
 # Rounding then perturbs the deficit relatively, i.e. the kernel by eps * (1 - k), not eps * depth.
-# Each step is written with e0 appearing once per accumulator, multiplied by one coefficient: e0 has
-# an infinite derivative at u = 0 or v = 0 (rho = +-1), and in this form the derivative is
-# coefficient * inf with a definite sign (no inf - inf), or exactly 0 where the coefficient is 0.
+# Each accumulator is updated through one "mix" A + w (B - A) e0 = A (1 - w e0) + B w e0 (FFNet:
+# D_h = D + (h - D) e0 + d; ResNet: delta_l = (d + u + delta + [a2 delta + ((1 - u) + 2 (l-1) a2 / c
+# - a2 delta) e0]) / c, pi_l = pi + (a2 / c)(1 - pi) e0). e0 has an infinite derivative at u = 0 or
+# v = 0 (rho = +-1), and so do the accumulators after the first layer there; the mix's derivative
+# A' (1 - w e0) + B' w e0 + w' (B - A) e0 + w (B - A) e0' keeps each infinite term behind one finite
+# coefficient of definite sign (no inf - inf), and takes 0 * inf as 0 where a factor is exactly 0.
+
+
+def _angle(u, v):
+    return 2.0 * jnp.arctan2(jnp.sqrt(u), jnp.sqrt(v))
 
 
 @jax.custom_jvp
-def _relu_terms(u, v, coefs):
-    """``(d, tuple(c * e0 for c in coefs))`` with ``d = 1 - kappa1``, ``e0 = theta / pi`` at ``(u, v)``."""
-    theta = 2.0 * jnp.arctan2(jnp.sqrt(u), jnp.sqrt(v))
+def _relu_mix(u, v, mixes):
+    """``(d, tuple(A + w (B - A) e0 for (A, B, w) in mixes))``, ``d = 1 - kappa1``, ``e0 = theta / pi``."""
+    theta = _angle(u, v)
     d = jnp.clip((jnp.pi * u - sin_minus_tcos(theta, u, v)) / jnp.pi, 0.0, 1.0)
     e0 = theta / jnp.pi
-    return d, tuple(c * e0 for c in coefs)
+    return d, tuple(a + w * (b - a) * e0 for a, b, w in mixes)
 
 
-@_relu_terms.defjvp
-def _relu_terms_jvp(primals, tangents):
-    # Forward mode only (evaluated inside _map_jvp, never transposed), so tangent-dependent selects
-    # are allowed: 0 * inf is taken as 0 where a tangent or a coefficient is exactly zero.
-    u, v, coefs = primals
-    du, dv, dcoefs = tangents
-    theta = 2.0 * jnp.arctan2(jnp.sqrt(u), jnp.sqrt(v))
-    e0 = theta / jnp.pi
-    d, prods = _relu_terms(u, v, coefs)
-    dx = (du - dv) / 2.0  # u + v = 2 on exact inputs: both directions move the angle the same way
-    dd = (1.0 - e0) * dx  # d (1 - kappa1) / du = kappa0: finite at both ends
+def _safe_mul(p, q):
+    return jnp.where((p == 0) | (q == 0), 0.0, p * q)
+
+
+@_relu_mix.defjvp
+def _relu_mix_jvp(primals, tangents):
+    # Forward mode only (evaluated inside jvp_terms, never transposed), so selects on tangent values
+    # are allowed.
+    u, v, mixes = primals
+    du, dv, dmixes = tangents
+    e0 = _angle(u, v) / jnp.pi
+    d, outs = _relu_mix(u, v, mixes)
+    dx = (du - dv) / 2.0  # u + v = 2 on exact inputs: both move the angle the same way
+    dd = _safe_mul(1.0 - e0, dx)  # d (1 - kappa1) / du = kappa0: finite at both ends
     uv = u * v
     slope = jnp.where(uv > 0, 1.0 / (jnp.pi * jnp.sqrt(jnp.where(uv > 0, uv, 1.0))), jnp.inf)  # d e0 / du
-    dprods = tuple(
-        dc * e0 + jnp.where((dx == 0) | (c == 0), 0.0, c * slope * dx) for c, dc in zip(coefs, dcoefs)
-    )
-    return (d, prods), (dd, dprods)
+    de0 = _safe_mul(slope, dx)
+    douts = []
+    for (a, b, w), (da, db, dw) in zip(mixes, dmixes):
+        douts.append(_safe_mul(da, 1.0 - w * e0) + _safe_mul(db, w * e0) + _safe_mul(dw * (b - a), e0)
+                     + _safe_mul(w * (b - a), de0))
+    return (d, outs), (dd, tuple(douts))
 
 
 def _ffnet_step(carry, _):
     u, v, deficit, h = carry  # h = index of the layer being computed (1..L)
-    d, (de0,) = _relu_terms(u, v, (h - deficit,))
-    return (d, 2.0 - d, deficit + d + de0, h + 1.0), None
+    one = jnp.ones_like(u)
+    d, (mixed,) = _relu_mix(u, v, ((deficit, h + jnp.zeros_like(u), one),))
+    return (d, 2.0 - d, mixed + d, h + 1.0), None
 
 
 def _resnet_step(a2, c, carry, _):
     u, v, delta, pdef, l1 = carry  # l1 = l - 1
-    coef_delta = (1.0 - u) + 2.0 * l1 * a2 / c - a2 * delta  # >= ~-1, see the derivative note above
-    d, (td, tp) = _relu_terms(u, v, (coef_delta, a2 * (1.0 - pdef) / c))
-    delta = (d + u + delta * (1.0 + a2) + td) / c
-    pdef = pdef + tp
-    return ((u + a2 * d) / c, (v + a2 * (2.0 - d)) / c, delta, pdef, l1 + 1.0), None
+    one = jnp.ones_like(u)
+    a2_delta = jnp.where(a2 == 0, 0.0, a2 * delta)  # 0, not 0 * inf, in the derivative at rho = +-1
+    mixes = ((a2_delta, (1.0 - u) + 2.0 * l1 * a2 / c, one), (pdef, one, a2 / c + jnp.zeros_like(u)))
+    d, (md, mp) = _relu_mix(u, v, mixes)
+    delta = (d + u + delta + md) / c
+    return ((u + a2 * d) / c, (v + a2 * (2.0 - d)) / c, delta, mp, l1 + 1.0), None
 
 
 def _clip01(x, hi):
@@ -176,7 +190,8 @@ def _loop(u0, v0, depth, a2, arch, trained):
         ntk = jnp.where(depth > 0, 1.0 - delta / norm, zero)
     else:
         norm = 2.0 * L * a2 / c + 2.0
-        ntk = 1.0 - (a2 * delta + u + u0 + pdef * (1.0 - u0)) / norm
+        # a2 = 0: the NTK is the linear kernel; the select keeps 0 * (infinite derivative of delta) out
+        ntk = 1.0 - (jnp.where(a2 == 0, 0.0, a2 * delta) + u + u0 + pdef * (1.0 - u0)) / norm
     return 1.0 - u, ntk
 
 
