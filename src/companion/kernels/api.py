@@ -247,13 +247,19 @@ def _traced_kernels(x1, x2, arch, depth, alpha, trained, method, dtype, normaliz
     diag = jnp.eye(a.shape[0], b.shape[0], dtype=bool) if same else jnp.zeros(u.shape, bool)
     # the diagonal is the closed form; its u is replaced by a harmless value so that the kink's infinite
     # derivative at u = 0 cannot reach the inputs' gradient (0 * inf) through the unselected branch
-    u = jnp.where(diag, 0.5, jnp.clip(u, 0.0, 2.0))
-    v = jnp.where(diag, 1.5, jnp.clip(v, 0.0, 2.0))
+    # Coinciding (u = 0) or opposite (v = 0) directions of distinct rows: the kernel has a cone-shaped
+    # kink there (k ~ 1 - c |a - b|), whose derivative in x is taken as 0 (the symmetric subgradient);
+    # the map gets a harmless stand-in and the exact end value is selected afterwards.
+    ue = diag | (u <= 0)
+    ve = ~ue & (v <= 0)
+    u_in = jnp.where(ue, 0.5, jnp.where(ve, 1.5, jnp.clip(u, 0.0, 2.0)))
+    v_in = jnp.where(ue, 1.5, jnp.where(ve, 0.5, jnp.clip(v, 0.0, 2.0)))
     a2 = jnp.asarray(alpha, dt) ** 2
-    kn, kk = _normalized_map(u, v, arch, depth, alpha, a2, trained, method)
+    kn, kk = _normalized_map(u_in, v_in, arch, depth, alpha, a2, trained, method)
+    en, ek = _normalized_map(jnp.full((1,), 2.0, dt), jnp.zeros((1,), dt), arch, depth, alpha, a2, trained, method)
     zero = (n1[:, None] == 0) | (n2[None, :] == 0)
-    kn = jnp.where(diag, 1.0, jnp.where(zero, 0.0, kn))
-    kk = jnp.where(diag, 1.0, jnp.where(zero, 0.0, kk))
+    kn = jnp.where(ue, 1.0, jnp.where(ve, en[0], jnp.where(zero, 0.0, kn)))
+    kk = jnp.where(ue, 1.0, jnp.where(ve, ek[0], jnp.where(zero, 0.0, kk)))
     if not normalized:
         L = float(depth)
         if arch == "ffnet":

@@ -210,19 +210,24 @@ def jvp_terms(u0, v0, depth, a2, arch, trained, tu=None, tv=None, ta=None):
     here by forward mode with unit tangents; the result ``J . t`` is linear in the input tangents, so
     JAX can transpose it (``jax.grad``, ``jax.vjp`` work).
     """
+    which = tuple(name for name, t in zip("uva", (tu, tv, ta)) if t is not None)
+    if not which:
+        return jnp.zeros_like(u0), jnp.zeros_like(u0)
+    jac = _jacobian(u0, v0, depth, a2, arch=arch, trained=trained, which=which)
+    ts = [t for t in (tu, tv, ta) if t is not None]
+    t_n = sum(jn * t for (jn, _), t in zip(jac, ts))
+    t_k = sum(jk * t for (_, jk), t in zip(jac, ts))
+    return t_n, t_k
+
+
+@partial(jax.jit, static_argnames=("arch", "trained", "which"))
+def _jacobian(u0, v0, depth, a2, *, arch, trained, which):
+    """``((d nngp, d ntk) / d w for w in which)``, ``which`` a subset of "u", "v", "a" (jitted: compiled
+    once per shape, dtype and configuration, also when called while differentiating)."""
     f = lambda u, v, a: _loop(u, v, depth, a, arch, trained)  # noqa: E731
     zu, za = jnp.zeros_like(u0), jnp.zeros_like(a2)
-    basis = ((jnp.ones_like(u0), zu, za), (zu, jnp.ones_like(u0), za), (zu, zu, jnp.ones_like(a2)))
-    t_n = t_k = None
-    for t, e in zip((tu, tv, ta), basis):
-        if t is None:
-            continue
-        _, (jn, jk) = jax.jvp(f, (u0, v0, a2), e)
-        t_n = jn * t if t_n is None else t_n + jn * t
-        t_k = jk * t if t_k is None else t_k + jk * t
-    if t_n is None:
-        t_n = t_k = jnp.zeros_like(u0)
-    return t_n, t_k
+    basis = {"u": (jnp.ones_like(u0), zu, za), "v": (zu, jnp.ones_like(u0), za), "a": (zu, zu, jnp.ones_like(a2))}
+    return tuple(jax.jvp(f, (u0, v0, a2), basis[w])[1] for w in which)
 
 
 def _map_jvp(arch, trained, primals, tangents):
