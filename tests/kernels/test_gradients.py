@@ -138,6 +138,7 @@ def test_linear_resnet_ntk_has_finite_slope_at_the_ends():
     np.testing.assert_allclose(lin, 1.0, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_alpha_derivatives():
     for trained in ("hidden", "all"):
         for q in ("nngp", "ntk"):
@@ -156,6 +157,16 @@ def test_traced_alpha_on_the_table_is_a_named_error():
 
 
 # ------------------------------------------------------------------------------ kernel matrices
+def test_input_derivative_of_a_kernel_matrix():
+    rng = np.random.default_rng(2)
+    x, e, w = rng.normal(size=(3, 2)), rng.normal(size=(3, 2)), rng.normal(size=(3, 3))
+    s = lambda a: jnp.sum(w * ffnet_kernels(a, depth=6).ntk)  # noqa: E731
+    rev = float(jnp.sum(jax.grad(s)(x) * e))
+    fd = (float(s(x + 1e-6 * e)) - float(s(x - 1e-6 * e))) / 2e-6
+    assert rev == pytest.approx(fd, rel=1e-6)
+
+
+@pytest.mark.slow
 def test_input_and_alpha_derivatives_of_kernel_matrices():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4, 3))

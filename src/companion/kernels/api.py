@@ -181,8 +181,8 @@ def check_range(a: np.ndarray, b: np.ndarray | None, spec: Spec, dt: np.dtype) -
             raise ValueError(
                 f"alpha={spec.alpha!r}, depth={spec.depth!r} is invalid for dtype {np.dtype(dt).name} with these "
                 f"inputs: {what}; allowed: log({_FORMULAS[key]}) + log|x1| + log|x2| <= {limit:.4g}: smaller "
-                "inputs (the kernel is homogeneous), float64, or the normalised kernels "
-                "(normalized_kernels, resnet_normalized), which have no such limit"
+                f"inputs (the kernel is homogeneous), {'float64, ' if dt == np.float32 else ''}or the normalised "
+                "kernels (normalized_kernels, resnet_normalized), which have no such limit"
             )
         name, mx = ("x1", m1) if (b is None or m1 >= m2) else ("x2", m2)
         raise check.fail(

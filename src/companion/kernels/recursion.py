@@ -8,7 +8,8 @@ recursions of the specification, with a compiled loop over depth (see below).
 FFNet (Arora et al. form), unit inputs: ``rho_h = kappa1(rho_{h-1})``, ``Theta_0 = rho0``,
 ``Theta_h = Theta_{h-1} kappa0(rho_{h-1}) + rho_h``; ``k_nngp = rho_L``, ``k_ntk = Theta_L / (L + 1)``.
 
-ResNet model H, ``c = 1 + alpha^2`` and everything divided by ``c^l`` (so nothing overflows)::
+ResNet model H, ``c = 1 + alpha^2`` and everything divided by ``c^l`` (so nothing overflows; the code
+carries ``c tau`` and uses only ``alpha^2 / c`` and ``1 / c``, so that any finite ``alpha^2`` works)::
 
     rho_l = (rho_{l-1} + alpha^2 kappa1(rho_{l-1})) / c
     tau_l = (tau_{l-1} (1 + alpha^2 kappa0(rho_{l-1})) + kappa1(rho_{l-1}) + rho_{l-1} kappa0(rho_{l-1})) / c
@@ -153,14 +154,16 @@ def _ffnet_step(carry, _):
     return (d, 2.0 - d, mixed + d, h + 1.0), None
 
 
-def _resnet_step(a2, c, carry, _):
-    u, v, delta, pdef, l1 = carry  # l1 = l - 1
+def _resnet_step(b, ic, carry, _):
+    # b = alpha^2 / c and ic = 1 / c (both in [0, 1]: no product with alpha^2 itself, so any finite
+    # alpha works); dt = c delta, the deficit in units of 1 / c (also bounded: dt_l <= 2 l)
+    u, v, dt, pdef, l1 = carry  # l1 = l - 1
     one = jnp.ones_like(u)
-    a2_delta = jnp.where(a2 == 0, 0.0, a2 * delta)  # 0, not 0 * inf, in the derivative at rho = +-1
-    mixes = ((a2_delta, (1.0 - u) + 2.0 * l1 * a2 / c, one), (pdef, one, a2 / c + jnp.zeros_like(u)))
+    b_dt = jnp.where(b == 0, 0.0, b * dt)  # 0, not 0 * inf, in the derivative at rho = +-1
+    mixes = ((b_dt, (1.0 - u) + 2.0 * l1 * b, one), (pdef, one, b + jnp.zeros_like(u)))
     d, (md, mp) = _relu_mix(u, v, mixes)
-    delta = (d + u + delta + md) / c
-    return ((u + a2 * d) / c, (v + a2 * (2.0 - d)) / c, delta, mp, l1 + 1.0), None
+    dt = d + u + dt * ic + md
+    return (u * ic + b * d, v * ic + b * (2.0 - d), dt, mp, l1 + 1.0), None
 
 
 def _clip01(x, hi):
@@ -183,15 +186,16 @@ def _loop(u0, v0, depth, a2, arch, trained):
     if arch == "ffnet":
         u, _, deficit, _ = loop(_ffnet_step, (u0, v0, u0, zero + 1.0))
         return 1.0 - u, 1.0 - deficit / (L + 1.0)
-    c = 1.0 + a2
-    u, _, delta, pdef, _ = loop(partial(_resnet_step, a2, c), (u0, v0, zero, zero, zero))
+    ic = 1.0 / (1.0 + a2)
+    b = a2 * ic  # = a2 / c, without forming c * anything
+    u, _, dt, pdef, _ = loop(partial(_resnet_step, b, ic), (u0, v0, zero, zero, zero))
     if trained == "hidden":
-        norm = jnp.where(depth > 0, 2.0 * L / c, 1.0)
-        ntk = jnp.where(depth > 0, 1.0 - delta / norm, zero)
+        norm = jnp.where(depth > 0, 2.0 * L, 1.0)
+        ntk = jnp.where(depth > 0, 1.0 - dt / norm, zero)
     else:
-        norm = 2.0 * L * a2 / c + 2.0
-        # a2 = 0: the NTK is the linear kernel; the select keeps 0 * (infinite derivative of delta) out
-        ntk = 1.0 - (jnp.where(a2 == 0, 0.0, a2 * delta) + u + u0 + pdef * (1.0 - u0)) / norm
+        norm = 2.0 * L * b + 2.0
+        # a2 = 0: the NTK is the linear kernel; the select keeps 0 * (infinite derivative of dt) out
+        ntk = 1.0 - (jnp.where(b == 0, 0.0, b * dt) + u + u0 + pdef * (1.0 - u0)) / norm
     return 1.0 - u, ntk
 
 
@@ -227,7 +231,10 @@ def _jacobian(u0, v0, depth, a2, *, arch, trained, which):
     f = lambda u, v, a: _loop(u, v, depth, a, arch, trained)  # noqa: E731
     zu, za = jnp.zeros_like(u0), jnp.zeros_like(a2)
     basis = {"u": (jnp.ones_like(u0), zu, za), "v": (zu, jnp.ones_like(u0), za), "a": (zu, zu, jnp.ones_like(a2))}
-    return tuple(jax.jvp(f, (u0, v0, a2), basis[w])[1] for w in which)
+    # all directions in one loop (tangents batched by vmap): one while loop to compile, not one per direction
+    stacked = tuple(jnp.stack([basis[w][i] for w in which]) for i in range(3))
+    jn, jk = jax.vmap(lambda tu, tv, ta: jax.jvp(f, (u0, v0, a2), (tu, tv, ta))[1])(*stacked)
+    return tuple((jn[i], jk[i]) for i in range(len(which)))
 
 
 def _map_jvp(arch, trained, primals, tangents):
