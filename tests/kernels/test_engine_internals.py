@@ -50,7 +50,7 @@ def test_error_bound_covers_a_coarse_table(monkeypatch, fresh_tables, spec):
     tab = depthfree.build_table(spec)
     assert tab.degree <= 6  # 5 or 7 points
     err = _measured_error(tab)
-    assert 1e-9 < err <= tab.error_bound  # a real error, and covered
+    assert 1e-12 < err <= tab.error_bound  # a real error (far above rounding), and covered
     assert tab.error_bound >= 2 * tab.check_error
 
 
