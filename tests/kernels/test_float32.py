@@ -68,6 +68,20 @@ def test_float64_results_do_not_depend_on_the_flag(x64_off):
             np.testing.assert_allclose(p, q, rtol=1e-15, atol=1e-300)
 
 
+def test_float32_fast_path_builds_its_table_in_float64_with_x64_off(x64_off):
+    from companion.kernels import api, depthfree, gram
+
+    depthfree.build_table.cache_clear()  # built here, with x64 off, not taken from an earlier test
+    gram.lerp_table.cache_clear()
+    api._BUILT.clear()
+    x = np.random.default_rng(4).normal(size=(6, 5))
+    k32 = normalized_kernels(x, arch="ffnet", depth=2500, method="depthfree", dtype="float32")
+    assert k32.error_bound < 1e-6
+    jax.config.update("jax_enable_x64", True)
+    k64 = normalized_kernels(x, arch="ffnet", depth=2500, method="recursion")
+    assert _rel32(k64, k32) < 1e-5
+
+
 def test_float32_input_gives_float32_output(x64_off):
     r = np.array([-0.3, 0.7], np.float32)
     assert np.asarray(kappa1(r)).dtype == np.float32

@@ -214,7 +214,7 @@ def _kernels(x1, x2, spec: Spec, method, dtype, block_rows, out, normalized=Fals
         _BUILT.add(spec)
         bound = table.error_bound
         if dt == np.float32:
-            bound += gram.truncation(table, gram.FLOAT32_TABLE_TOL)[1]
+            bound = max(bound, gram.lerp_table(spec)[3])
     return Kernels(nngp, ntk, method, bound, exact)
 
 

@@ -65,7 +65,7 @@ def scaled_rows(x):
 
 
 def _gram_stage(xs1, xs2, row0, *, same):
-    """``(u, v, near)`` for one chunk of pre-scaled rows (see the module doc, step 1)."""
+    """``(u, v, near, count)`` for one chunk of pre-scaled rows (see the module doc, step 1)."""
     r1 = jnp.sqrt(jnp.sum(xs1 * xs1, axis=1))
     r2 = jnp.sqrt(jnp.sum(xs2 * xs2, axis=1))
     g = jnp.matmul(xs1, xs2.T, precision=jax.lax.Precision.HIGHEST)
@@ -73,7 +73,7 @@ def _gram_stage(xs1, xs2, row0, *, same):
     if same:  # the diagonal is set to the closed form in the map stage
         rows = row0 + jnp.arange(xs1.shape[0])
         near = near & (rows[:, None] != jnp.arange(xs2.shape[0])[None, :])
-    return u, v, near
+    return u, v, near, jnp.sum(near)
 
 
 @functools.partial(jax.jit, static_argnames="size")
@@ -98,6 +98,9 @@ def _map_stage(u, v, w1, w2, dg, row0, coef, tparams, fac, depth, a2, *, arch, t
     odt = jnp.dtype(out_dtype)
     if method == "recursion":
         k_nngp, k_ntk = recursion._normalized(u, v, depth, a2, arch=arch, trained=trained)
+    elif u.dtype == jnp.float32:  # the fast path: polynomial arctangent, then the lookup table
+        s, right = depthfree.angle_sides(u, v)
+        k_nngp, k_ntk = lerp_eval(coef, tparams[4], tparams[5], tparams[0], tparams[1], s, right)
     else:
         theta = 2.0 * jnp.arctan2(jnp.sqrt(u), jnp.sqrt(v))
         k_nngp, k_ntk = depthfree.evaluate_raw(tparams[0], tparams[1], tparams[2], tparams[3], coef, theta)
@@ -122,12 +125,66 @@ def _compiled(arch, trained, method, same, out_dtype, normalized, devices):
     row_sh = NamedSharding(mesh, P("rows", None))
     rep = NamedSharding(mesh, P())
     gram = jax.jit(partial(_gram_stage, same=same), in_shardings=(row_sh, rep, rep),
-                   out_shardings=(row_sh, row_sh, row_sh))
+                   out_shardings=(row_sh, row_sh, row_sh, rep))
     fn = partial(_map_stage, arch=arch, trained=trained, method=method, same=same, out_dtype=out_dtype,
                  normalized=normalized)
     mapped = jax.jit(fn, in_shardings=(row_sh, row_sh, row_sh, rep, row_sh) + (rep,) * 6,
                      out_shardings=(row_sh, row_sh))
     return gram, mapped, row_sh, rep
+
+
+LERP_POINTS = 1 << 15  # points per side of the float32 lookup table
+LERP_ZMIN = -24.0  # below s = h 2^-24 the value is held (its change there is ~ depth * h 2^-24 < 1e-7)
+
+
+@functools.lru_cache(maxsize=64)
+def lerp_table(spec: Spec) -> tuple[np.ndarray, float, float, float]:
+    """The float32 fast path's lookup table: ``(values (2, 2 * LERP_POINTS), zmax_left, zmax_right, error)``.
+
+    The depth-free table (:mod:`.depthfree`) evaluated, in float64, on a uniform grid in ``z = log2(s / h)``
+    (``s`` the angle's distance to the nearer end, ``h`` that side's first piece width) from
+    ``LERP_ZMIN`` to ``log2(pi / 2 / h)``, left side then right side. In ``z`` the boundary layer at
+    ``s ~ 1 / L_eff`` has width O(1), so linear interpolation on 2^15 points is accurate to ~1e-7; the
+    error returned is the largest difference between the interpolant and the table at the midpoints
+    of the grid (where linear interpolation errs most), plus the hold below ``LERP_ZMIN``. Per entry
+    this costs 4 gathers instead of the Clenshaw sums' ``2 (degree + 1)``.
+    """
+    table = depthfree.build_table(spec)
+    vals, zmax, err = [], [], 0.0
+    for side, hh in enumerate((table.h, table.hr)):
+        zm = math.log2(math.pi / 2 / hh)
+        z = np.linspace(LERP_ZMIN, zm, LERP_POINTS)
+        mid = (z[:-1] + z[1:]) / 2
+        with float64_scope():
+            def ev(zz):
+                sv = hh * np.exp2(zz)
+                th = sv if side == 0 else math.pi - sv
+                return np.stack([np.asarray(k) for k in depthfree.evaluate(table, None, jnp.asarray(th))])
+            v, vm = ev(z), ev(mid)
+            v0 = ev(np.array([LERP_ZMIN]))
+            end = ev(np.array([-60.0]))  # s = h 2^-60: the held value's distance to the limit s -> 0
+        err = max(err, float(np.max(np.abs((v[:, :-1] + v[:, 1:]) / 2 - vm))), float(np.max(np.abs(v0 - end))))
+        vals.append(v)
+        zmax.append(zm)
+    return np.concatenate(vals, axis=1), zmax[0], zmax[1], err + table.error_bound
+
+
+def lerp_eval(tab, zl, zr, h, hr, s, right):
+    """Linear interpolation in :func:`lerp_table` at ``(s, right)`` (traceable, float32)."""
+    m = tab.shape[1] // 2
+    hh = jnp.where(right, hr, h)
+    zmax = jnp.where(right, zr, zl)
+    z = jnp.log2(jnp.maximum(s / hh, jnp.finfo(s.dtype).tiny))
+    pos = (jnp.clip(z, LERP_ZMIN, zmax) - LERP_ZMIN) / (zmax - LERP_ZMIN) * (m - 1)
+    i = jnp.clip(jnp.floor(pos), 0.0, m - 2.0)
+    f = pos - i
+    idx = i.astype(jnp.int32) + jnp.where(right, m, 0)
+    out = []
+    for q in range(2):
+        a = jnp.take(tab[q], idx, mode="clip")
+        b = jnp.take(tab[q], idx + 1, mode="clip")
+        out.append(a + f * (b - a))
+    return out[0], out[1]
 
 
 def _padded(table: depthfree.Table, degree: int | None = None) -> np.ndarray:
@@ -260,9 +317,12 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
     table = None
     if method == "depthfree" and what == "kernels":
         table = depthfree.build_table(spec)
-        degree = truncation(table, FLOAT32_TABLE_TOL)[0] if wdt == np.float32 else None
-        coef = _padded(table, degree)
-        tparams = np.array([table.h, table.hr, table.kl, table.pieces - table.kl])
+        if wdt == np.float32:
+            coef, zl, zr, _ = lerp_table(spec)
+            tparams = np.array([table.h, table.hr, table.kl, table.pieces - table.kl, zl, zr])
+        else:
+            coef = _padded(table)
+            tparams = np.array([table.h, table.hr, table.kl, table.pieces - table.kl])
     else:
         coef = np.zeros((2, 1, 2))
         tparams = np.ones(4)
@@ -299,8 +359,8 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
         nonlocal exact_pairs
         xb = jax.device_put(pad(xs1, start).astype(wdt), row_sh)
         r0 = jax.device_put(np.asarray(start, np.int32), rep)
-        u, v, near = gram(xb, x2_dev, r0)
-        count = int(jnp.sum(near))
+        u, v, near, count = gram(xb, x2_dev, r0)
+        count = int(count)
         if count:
             if not units:
                 units[1] = correlation.unit_rows(xs1)
