@@ -20,6 +20,13 @@ difference between the two. Inputs: n random points on the unit sphere in d = 78
     python benchmarks/kernels.py                         # the full grid (long on a CPU)
     python benchmarks/kernels.py --n 2048 --depths 10 100 1000 10000 --arch ffnet resnet --dtype float64 float32
 
+    python benchmarks/kernels.py --float32 --n 2048 --depths 1000 --x64 off   # float32 fast path (issue 12)
+
+``--float32``: for each n, L and architecture prints the float32 kernels' steady time against the
+float32 Gram matrix ``x @ x.T`` alone (target: at most 2x at n = 2048, d = 784, L = 1000) and their
+largest error against float64 in normalised units, ``max |K32 - K64| / sqrt(K64(x,x) K64(x',x'))``
+(target: 1e-5), with ``jax_enable_x64`` as given by ``--x64`` (the kernels do not depend on it).
+
 Results: benchmarks/README.md, section "Kernels".
 """
 
@@ -36,9 +43,10 @@ import time
 
 import numpy as np
 
-import companion  # noqa: F401  (float64)
 import jax
 import jax.numpy as jnp
+
+import companion  # noqa: F401  (changes no JAX setting: float64 is switched on below where wanted)
 
 from companion.kernels import api, depthfree, ffnet_kernels, resnet_kernels
 
@@ -150,6 +158,43 @@ def fmt_b(b):
     return "-" if b is None else f"{b / 2**20:.0f} MiB"
 
 
+def float32_rows(a):
+    """The float32 fast path against the float32 Gram matrix and against float64 (see the module doc)."""
+    jax.config.update("jax_enable_x64", a.x64 == "on")
+    print(f"# {platform.node()} | {platform.processor() or platform.machine()} | {os.cpu_count()} CPUs | "
+          f"jax {jax.__version__} | devices {jax.devices()} | x64 {a.x64}")
+    rows = []
+    for n in a.n:
+        x = np.random.default_rng(0).normal(size=(n, a.d))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        x[1] = x[0] + 1e-7 * np.random.default_rng(1).normal(size=a.d) / np.sqrt(a.d)  # one near-duplicate pair
+        x32 = jnp.asarray(x, jnp.float32)
+        gram = jax.jit(lambda z: jnp.matmul(z, z.T, precision=jax.lax.Precision.HIGHEST))
+        timed(lambda: gram(x32))
+        g_st, _ = steady(lambda: gram(x32), a.reps)
+        print(f"\nn={n} d={a.d}: float32 gram steady {fmt_t(g_st)}")
+        print(f"{'arch':7} {'L':>6} | {'f32 first':>10} {'f32 steady':>10} {'x gram':>6} | {'f64 steady':>10} | "
+              f"{'max err (normalised)':>20} {'near pair err':>13}")
+        for arch in a.arch:
+            for L in a.depths:
+                def call(dt, arch=arch, L=L):
+                    if arch == "ffnet":
+                        return ffnet_kernels(x, depth=L, dtype=dt)
+                    return resnet_kernels(x, depth=L, alpha=L**-0.5, trained="hidden", dtype=dt)
+                first, _ = timed(lambda: call("float32").ntk)
+                st32, k32 = steady(lambda: call("float32").ntk, a.reps)
+                st64, k64 = steady(lambda: call("float64").ntk, 1)
+                k32, k64 = np.asarray(k32, np.float64), np.asarray(k64)
+                dg = np.sqrt(np.diag(k64))
+                err = np.abs(k32 - k64) / np.outer(dg, dg)
+                row = dict(n=n, arch=arch, L=L, x64=a.x64, gram32=g_st, first32=first, steady32=st32,
+                           ratio=st32 / g_st, steady64=st64, err=float(err.max()), near_err=float(err[0, 1]))
+                rows.append(row)
+                print(f"{arch:7} {L:>6} | {fmt_t(first):>10} {fmt_t(st32):>10} {st32 / g_st:>5.2f}x | "
+                      f"{fmt_t(st64):>10} | {err.max():>20.2e} {err[0, 1]:>13.2e}", flush=True)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, nargs="+", default=[1024, 2048, 8192])
@@ -163,7 +208,16 @@ def main(argv=None):
     p.add_argument("--no-nt", action="store_true", help="do not run neural-tangents at all")
     p.add_argument("--quick", action="store_true", help="n = 1024, L in {10, 1000}, FFNet, float64")
     p.add_argument("--json", help="also write the rows to this JSON file")
+    p.add_argument("--float32", action="store_true", help="the float32 fast path: time vs float32 Gram, error vs float64")
+    p.add_argument("--x64", choices=["on", "off"], default="off", help="jax_enable_x64 for --float32")
     a = p.parse_args(argv)
+    if a.float32:
+        rows = float32_rows(a)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(rows, f, indent=1, default=float)
+        return rows
+    jax.config.update("jax_enable_x64", True)  # the float64 Gram baseline and neural-tangents need it
     if a.quick:
         a.n, a.depths, a.arch, a.dtype = [1024], [10, 1000], ["ffnet"], ["float64"]
 

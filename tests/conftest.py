@@ -5,9 +5,38 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import jax
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Importing companion no longer switches JAX's x64 mode on (issue 12). The package code outside the
+# kernels (finite networks, regression, chapters) and its tests were written for float64 JAX arrays,
+# so the whole test session runs with x64 on, set here once before any test module creates an array.
+# Tests of the x64-off behaviour use the ``x64_off`` fixture, which switches it off and restores it.
+jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture
+def x64_off():
+    """Run one test with ``jax_enable_x64`` off (as in a fresh process), restoring the previous value."""
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", before)
+
+
+@pytest.fixture
+def x64_on():
+    """Run one test with ``jax_enable_x64`` on, restoring the previous value."""
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", before)
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,11 @@ import-linter contracts that enforce this):
   util       argument validation, atomic files and caches, resumable sweeps
 
 The package core never imports neural-tangents; it runs on the pinned JAX 0.5.3 and on current JAX.
+
+Importing the package changes no global JAX setting (in particular not ``jax_enable_x64``): the kernel
+functions compute float64 results inside a scoped float64 context (``companion.kernels.precision``).
+Code that builds its own float64 JAX arrays (finite networks, regression on the device, the chapters)
+switches x64 on itself: ``jax.config.update("jax_enable_x64", True)`` before creating arrays.
 """
-
-import jax
-
-# Kernels are computed in float64 by default (deep recursions lose digits in float32); float32 stays
-# available on request. This must happen before any array is created.
-jax.config.update("jax_enable_x64", True)
 
 __version__ = "0.1.0"

@@ -21,6 +21,7 @@ SCRIPT = textwrap.dedent(
     import jax
     import companion
     from companion.kernels import ffnet_kernels, resnet_kernels
+    jax.config.update("jax_enable_x64", True)  # as the test session (conftest): float64 results stay on the devices
     assert jax.device_count() == 4, jax.devices()
     x = np.random.default_rng(0).normal(size=(37, 6))
     y = np.random.default_rng(1).normal(size=(23, 6))

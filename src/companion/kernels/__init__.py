@@ -17,7 +17,16 @@ input angle (one pass whatever the depth; error bound in ``Kernels.error_bound``
 the diagonal); ``"auto"`` picks the cheaper. Results stay on the device(s) when one chunk suffices,
 otherwise they are assembled in host memory (NumPy), so very large n fits on one accelerator.
 
-Modules: :mod:`.arccos` (``kappa0``, ``kappa1`` and the stable one-layer step), :mod:`.recursion`
+Correlations: :func:`correlations` gives ``rho`` with ``1 - rho`` and ``1 + rho`` free of cancellation
+(nearly aligned pairs recomputed from the rows), the representation every kernel here maps;
+:func:`normalized_kernels` gives ``K / sqrt(K(x, x) K(x', x'))`` from inputs, with no overflow limit.
+
+Precision: importing the package changes no JAX setting. float64 results are computed in float64
+whatever ``jax_enable_x64`` is (a scoped switch, :mod:`.precision`); float32 results are within 1e-5
+(normalised units) of float64. Derivatives: forward and reverse mode (see :mod:`.api`).
+
+Modules: :mod:`.correlation` (``1 -+ rho`` without cancellation, the one validated correlation
+argument), :mod:`.precision` (scoped float64), :mod:`.arccos` (``kappa0``, ``kappa1`` and the stable one-layer step), :mod:`.recursion`
 (layer recursion carried in ``1 - rho``, one compiled loop over depth), :mod:`.depthfree` (one table of the depth-L map in
 the angle, then O(1) per entry), :mod:`.gram` (blocked, sharded evaluation), :mod:`.limits`
 (closed-form depth limits), :mod:`.degeneracy` (how far a kernel matrix is from "constant + nugget"),
@@ -25,11 +34,15 @@ the angle, then O(1) per entry), :mod:`.gram` (blocked, sharded evaluation), :mo
 """
 
 from .api import (
+    Correlations,
     Kernels,
+    NotDifferentiableError,
     choose_method,
+    correlations,
     diagonal,
     ffnet_kernels,
     ffnet_normalized,
+    normalized_kernels,
     resnet_kernels,
     resnet_normalized,
 )
@@ -46,8 +59,12 @@ from .scaling import branch_scaling
 from .trajectory import nngp_trajectory, two_inputs
 
 __all__ = [
+    "Correlations",
     "Kernels",
     "branch_scaling",
+    "NotDifferentiableError",
+    "correlations",
+    "normalized_kernels",
     "choose_method",
     "constant_kernel_distance",
     "degeneracy_report",

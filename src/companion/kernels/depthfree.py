@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .precision import float64_scope
 from .recursion import Spec, normalized_from_uv
 
 DEGREES = (20, 28, 40, 64, 96)
@@ -153,7 +154,9 @@ _CHECKS = np.array([-0.8137, -0.2911, 0.3519, 0.8763])
 
 @functools.lru_cache(maxsize=64)
 def build_table(spec: Spec) -> Table:
-    """Tabulate ``spec``'s normalised kernels (cached). Raises ``RuntimeError`` if no degree suffices."""
+    """Tabulate ``spec``'s normalised kernels (cached; float64, whatever the JAX x64 flag). Raises
+    ``RuntimeError`` (naming ``method='recursion'`` as the way out) if no degree in ``DEGREES`` meets
+    :func:`tolerance`."""
     ol, or_ = _octaves(spec)
     h, lo_l, hi_l = _side_bounds(ol)
     hr, lo_r, hi_r = _side_bounds(or_)
@@ -175,7 +178,8 @@ def build_table(spec: Spec) -> Table:
         size = 1 << max(10, (u.size - 1).bit_length())
         uf = np.pad(u.ravel(), (0, size - u.size))
         vf = np.pad(v.ravel(), (0, size - u.size), constant_values=2.0)
-        nngp, ntk = normalized_from_uv(jnp.asarray(uf), jnp.asarray(vf), spec)
+        with float64_scope():  # the table is built in float64 whatever the caller's x64 setting
+            nngp, ntk = normalized_from_uv(jnp.asarray(uf), jnp.asarray(vf), spec)
         vals = np.stack([np.asarray(nngp)[: u.size], np.asarray(ntk)[: u.size]]).reshape((2,) + u.shape)
         coef = _values_to_coef(vals[..., :N])
         check = np.max(np.abs(_clenshaw_np(coef, np.broadcast_to(xc, vals[..., N:].shape)) - vals[..., N:]))
@@ -204,9 +208,30 @@ def evaluate_raw(h, hr, kl, kr, coef, theta):
     boundary only moves the local variable a few ulps past ``+-1``, where neighbouring interpolants
     agree to the tolerance.
     """
-    dt = theta.dtype
     right = theta > jnp.pi / 2
-    s = jnp.where(right, jnp.pi - theta, theta)
+    return evaluate_sides(h, hr, kl, kr, coef, jnp.where(right, jnp.pi - theta, theta), right)
+
+
+def angle_sides(u, v):
+    """``(s, right)``: the angle's distance ``s`` in ``[0, pi/2]`` to the nearer end of ``[0, pi]`` and
+    whether that end is ``pi``, from ``u = 1 - rho``, ``v = 1 + rho``: ``s = 2 atan(sqrt(min / max))``.
+
+    The arctangent is a polynomial (Cephes ``atanf``: one reduction at ``tan(pi/8)``, then degree 9,
+    relative error < 2e-7 on ``[0, 1]``) rather than ``jnp.arctan2``, which XLA evaluates on CPU about
+    as slowly as a d = 784 Gram matrix entry; float32 only (float64 uses :func:`evaluate_raw`).
+    """
+    right = u > v
+    t = jnp.sqrt(jnp.minimum(u, v) / jnp.maximum(jnp.maximum(u, v), jnp.finfo(u.dtype).tiny))
+    big = t > 0.41421356
+    tr = jnp.where(big, (t - 1.0) / (t + 1.0), t)
+    z = tr * tr
+    p = (((8.05374449538e-2 * z - 1.38776856032e-1) * z + 1.99777106478e-1) * z - 3.33329491539e-1) * z * tr + tr
+    return 2.0 * (jnp.where(big, jnp.pi / 4, 0.0) + p), right
+
+
+def evaluate_sides(h, hr, kl, kr, coef, s, right):
+    """:func:`evaluate_raw` from ``(s, right)`` (see :func:`angle_sides`)."""
+    dt = s.dtype
     hh = jnp.where(right, jnp.asarray(hr, dt), jnp.asarray(h, dt))
     k = jnp.where(right, jnp.asarray(kr, dt), jnp.asarray(kl, dt))
     ratio = jnp.maximum(s / hh, jnp.asarray(np.finfo(dt).tiny, dt))
@@ -219,8 +244,8 @@ def evaluate_raw(h, hr, kl, kr, coef, theta):
     out = []
     for q in range(2):
         cq = coef[q]
-        b1 = jnp.zeros_like(theta)
-        b2 = jnp.zeros_like(theta)
+        b1 = jnp.zeros_like(s)
+        b2 = jnp.zeros_like(s)
         for kk in range(cq.shape[1] - 1, 0, -1):
             b1, b2 = 2.0 * x * b1 - b2 + jnp.take(cq[:, kk], jj, mode="clip"), b1
         out.append(x * b1 - b2 + jnp.take(cq[:, 0], jj, mode="clip"))

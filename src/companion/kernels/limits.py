@@ -30,11 +30,13 @@ from scipy.integrate import solve_ivp
 
 from companion.util import validate as check
 from .api import Kernels
-from .arccos import _rho, kappa0, kappa1
+from .arccos import kappa0, kappa1
+from .correlation import check_correlations
 
 
 def _np_rho(rho0) -> np.ndarray:
-    return np.asarray(_rho(rho0, "rho0"), dtype=np.float64)
+    """The validated ``rho0`` (:func:`~.correlation.check_correlations`) as float64 NumPy."""
+    return np.asarray(check_correlations(rho0, "rho0"), dtype=np.float64)
 
 
 def ffnet_limit(rho0) -> Kernels:

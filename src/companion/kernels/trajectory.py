@@ -12,6 +12,7 @@ import numpy as np
 
 from companion.util import validate as check
 from .arccos import relu_step
+from .precision import float64_scope
 
 
 def two_inputs(rho0: float, dim: int = 16) -> np.ndarray:
@@ -40,7 +41,9 @@ def nngp_trajectory(arch: str, depth: int, rho0: float, alpha: float = 0.0) -> d
         new = one_minus_k1 if arch == "ffnet" else (u + a2 * one_minus_k1) / (1.0 + a2)
         return new, new
 
-    _, us = jax.lax.scan(step, jnp.float64(1.0 - rho0), None, length=depth)
-    rho = np.concatenate([[rho0], 1.0 - np.asarray(us)])
+    with float64_scope():  # float64 whatever jax_enable_x64 is (importing companion changes no setting)
+        _, us = jax.lax.scan(step, jnp.float64(1.0 - rho0), None, length=depth)
+        us = np.asarray(us)
+    rho = np.concatenate([[rho0], 1.0 - us])
     q = np.ones(depth + 1) if arch == "ffnet" else (1.0 + a2) ** np.arange(depth + 1)
     return {"q": q, "rho": rho}
