@@ -219,6 +219,7 @@ def _failed_cell_source(nb_path: Path, exec_count: int | None) -> str:
 def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
     """Lay out the book sources in ``dest``: ``book/`` pages, config, executed chapters, figure files."""
     from . import site
+    from .book import explorer
 
     if dest.exists():
         shutil.rmtree(dest)
@@ -234,6 +235,7 @@ def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
                 shutil.copytree(src, dest / "_static" / kind, dirs_exist_ok=True)
     site.write_generated_pages(dest)
     site.install_mathjax(dest)  # served by the site itself (offline); see companion.site
+    explorer.install(dest)  # the depth explorer page's data and Plotly; see companion.book.explorer
     return dest
 
 
