@@ -3,23 +3,25 @@ trained setting, plus the normalised NTK Gram matrix of real MNIST test images a
 
 The page lets a reader move through depth ``L`` (1 to 10^5, log scale), the branch-scaling exponent
 ``gamma`` (``alpha = L^-gamma``), the architecture and the trained setting without any server: every
-value it plots is computed here, at build time, by :mod:`companion.kernels`, and stored as compact
-little-endian float32 files. The browser only looks values up (it snaps to the tabulated depths; it
-never interpolates), so what the page shows equals the package's float64 values to float32 rounding
-(``<= 6e-8`` for values in ``[-1, 1]``).
+value it plots is computed here, at build time, by :mod:`companion.kernels`, and stored in compact
+binary files. The browser only looks values up (it snaps to the tabulated depths; it
+never interpolates between depths), so the curves it shows equal the package's float64 values to
+float32 rounding (``<= 6e-8`` for values in ``[-1, 1]``) and the Gram entries to ``GRAM_TOLERANCE``.
 
 Files written by :func:`write` into one folder (the site serves it as ``_static/explorer/data``):
 
 ``manifest.json``
     ``format`` (:data:`FORMAT`), the grids (``depths``, ``gammas``, ``trained``, ``rho``), the images
-    (MNIST test indices and labels, sorted by class), the reference curves (depth limits), and one entry
+    (MNIST test indices and labels, sorted by class, and their pair correlations), the Gram series'
+    range and degree (``gram``; ``zmin``/``zmax``: the off-diagonal entries' range over every setting, to
+    0.05), the reference curves (depth limits), and one entry
     per setting: its file, sha256, ``alpha`` at each depth and the numbers the page prints
     (``distance``, ``effective_rank``, ``effective_rank_nngp``, ``nugget_distance``, ``constant``; one
     per depth).
 ``<setting id>.bin``
-    gzip of the byte planes (see :func:`encode`) of a float32 array of shape ``(len(depths), 2 * len(rho) + n_pairs)``: per depth, the normalised NTK on
-    the ``rho`` grid, the normalised NNGP on the ``rho`` grid, then the normalised NTK Gram entries
-    ``(i, j)``, ``i < j``, in ``numpy.triu_indices(n, 1)`` order (the diagonal is 1).
+    per depth, the normalised NTK and NNGP on the ``rho`` grid (float32), and the Chebyshev coefficients
+    (float64) of the normalised NTK Gram entries as a function of the pair correlation, which reproduce
+    every entry to ``GRAM_TOLERANCE`` (see :func:`encode` and :class:`GramBasis`).
 
 Settings: the FFNet (all ``L + 1`` weight matrices trained; ``gamma`` does not apply) and the ResNet
 "model H" for every ``gamma`` in :data:`GAMMAS` and ``trained`` in ``("hidden", "all")``.
@@ -49,7 +51,8 @@ from companion import data
 from companion import kernels as K
 from companion.io import Cache, atomic_write_bytes, atomic_write_text
 
-FORMAT = 1  # bump when the file layout changes (the page checks it)
+FORMAT = 2  # bump when the file layout changes (the page checks it)
+TABLE_VERSION = 1  # bump when what a setting's table holds changes (part of the cache key)
 GAMMAS: tuple[float, ...] = tuple(i / 8 for i in range(9))  # 0, 1/8, ..., 1: includes 1/4, 1/2, 3/4, 1
 TRAINED: tuple[str, ...] = ("hidden", "all")
 ARCHS: tuple[str, ...] = ("ffnet", "resnet")
@@ -340,34 +343,108 @@ def _limits(rho: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def encode(table: dict[str, np.ndarray]) -> bytes:
-    """The ``.bin`` payload of one setting: the float32 (little-endian) array ``[ntk | nngp | gram]`` of
-    shape ``(depths, 2 rho + pairs)``, its bytes split into four planes (every value's byte 0, then every
-    byte 1, ...; smooth values then share their high bytes), gzip-compressed (level 9, no time stamp, so
-    the bytes are reproducible). About 55% of the raw float32 size."""
-    block = np.concatenate([table["ntk"], table["nngp"], table["gram"]], axis=1)
-    raw = np.ascontiguousarray(block, dtype="<f4")
-    planes = raw.view(np.uint8).reshape(-1, 4).T.tobytes()
-    return gzip.compress(planes, compresslevel=9, mtime=0)
+def _planes(a: np.ndarray) -> bytes:
+    """The bytes of ``a`` (little-endian) split into ``itemsize`` planes: every value's byte 0, then every
+    byte 1, ...; smooth values share their high bytes, which then compress well."""
+    a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+    return a.view(np.uint8).reshape(-1, a.itemsize).T.tobytes()
 
 
-def decode(payload: bytes, n_depths: int, n_rho: int, n_pairs: int) -> dict[str, np.ndarray]:
-    """Inverse of :func:`encode` (float32 arrays of shapes ``(n_depths, n_rho)`` twice and
-    ``(n_depths, n_pairs)``), exactly as the page decodes the file.
+def _unplanes(data: bytes, dtype: str, count: int) -> np.ndarray:
+    size = np.dtype(dtype).itemsize
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(size, count).T.copy()
+    return raw.view(dtype).ravel()
+
+
+@dataclass(frozen=True)
+class GramBasis:
+    """How the page evaluates the Gram entries: a Chebyshev series in the pair correlation.
+
+    The normalised kernel of two unit inputs is a function of their correlation alone, so at each depth
+    the ``n (n - 1) / 2`` off-diagonal entries are ``k_L(rho_ij)``. On ``[lo, hi]`` (the range of the
+    ``rho_ij``, far from the singular points ``rho = +-1``) ``k_L`` is analytic and a degree-``degree``
+    Chebyshev series in ``t = (2 rho - lo - hi) / (hi - lo)`` fitted by least squares to the exact values
+    reproduces every entry to ``max_error`` (checked at every depth of every setting; about 1e-11).
+    """
+
+    lo: float
+    hi: float
+    degree: int
+
+    def t(self, rho) -> np.ndarray:
+        """The Chebyshev variable of correlations ``rho`` (``[lo, hi]`` -> ``[-1, 1]``)."""
+        return (2.0 * np.asarray(rho, dtype=np.float64) - (self.lo + self.hi)) / (self.hi - self.lo)
+
+    def fit(self, values: np.ndarray, rho: np.ndarray) -> tuple[np.ndarray, float]:
+        """Coefficients ``(depths, degree + 1)`` fitted to ``values`` ``(depths, pairs)`` at ``rho``
+        ``(pairs,)``, and the largest error of the series at those points."""
+        t = self.t(rho)
+        coef = np.polynomial.chebyshev.chebfit(t, np.asarray(values, dtype=np.float64).T, self.degree).T
+        err = float(np.max(np.abs(self.evaluate(coef, rho) - values))) if values.size else 0.0
+        return np.ascontiguousarray(coef), err
+
+    def evaluate(self, coef: np.ndarray, rho: np.ndarray) -> np.ndarray:
+        """The series ``(depths, pairs)`` at ``rho`` (Clenshaw, float64, as the page computes it)."""
+        return np.polynomial.chebyshev.chebval(self.t(rho), np.asarray(coef, dtype=np.float64).T)
+
+
+GRAM_DEGREE = 20
+GRAM_TOLERANCE = 1e-9  # largest error allowed of the Gram series at the images' correlations
+
+
+def gram_basis(images: Images, degree: int = GRAM_DEGREE) -> GramBasis:
+    """The :class:`GramBasis` spanning the images' pair correlations (``degree`` in 1..60).
+
+    Raises:
+      ValueError: ``degree`` out of range, or fewer than ``degree + 1`` distinct pairs.
+    """
+    degree = _integer("degree", degree, 1, 60)
+    pairs = images.pairs()
+    if np.unique(pairs).size <= degree:
+        raise _fail("degree", degree, f"fewer than the {np.unique(pairs).size} distinct pair correlations")
+    return GramBasis(float(pairs.min()), float(pairs.max()), degree)
+
+
+def encode(table: dict[str, np.ndarray], basis: GramBasis, rho_pairs: np.ndarray) -> bytes:
+    """The ``.bin`` payload of one setting: gzip (level 9, no time stamp, so the bytes are reproducible) of
+
+    1. the float32 array ``[ntk | nngp]``, shape ``(depths, 2 rho)``, as byte planes (:func:`_planes`);
+    2. the float64 Chebyshev coefficients of the Gram entries, shape ``(depths, degree + 1)``, as byte
+       planes (see :class:`GramBasis`).
+
+    Raises:
+      ValueError: the series misses a Gram entry at ``rho_pairs`` by more than ``GRAM_TOLERANCE``.
+    """
+    curves = np.concatenate([table["ntk"], table["nngp"]], axis=1).astype("<f4")
+    coef, err = basis.fit(table["gram"], rho_pairs)
+    if not err <= GRAM_TOLERANCE:
+        raise _fail("table['gram']", f"a Chebyshev series of degree {basis.degree} with error {err:.3g}",
+                    f"an error <= {GRAM_TOLERANCE} (raise GRAM_DEGREE)")
+    return gzip.compress(_planes(curves) + _planes(coef.astype("<f8")), compresslevel=9, mtime=0)
+
+
+def decode(payload: bytes, n_depths: int, n_rho: int, basis: GramBasis, rho_pairs: np.ndarray) -> dict[str, np.ndarray]:
+    """Inverse of :func:`encode`, exactly as the page decodes the file: ``{"ntk", "nngp"}`` float32
+    ``(n_depths, n_rho)``, ``"coef"`` ``(n_depths, degree + 1)`` and ``"gram"`` ``(n_depths, pairs)``
+    (the series evaluated at ``rho_pairs``, float64).
 
     Raises:
       ValueError: the payload is not gzip data or its size does not match the shapes.
     """
-    width = 2 * n_rho + n_pairs
+    n_coef = basis.degree + 1
     try:
-        planes = gzip.decompress(payload)
+        data = gzip.decompress(payload)
     except (OSError, EOFError) as exc:
         raise _fail("payload", f"{len(payload)} bytes that are not gzip data ({exc})", "a file written by encode()") from None
-    if len(planes) != 4 * n_depths * width:
-        raise _fail("payload", f"{len(planes)} bytes uncompressed", f"4 * {n_depths} * {width} = {4 * n_depths * width} bytes")
-    raw = np.frombuffer(planes, dtype=np.uint8).reshape(4, -1).T.copy()
-    a = raw.view("<f4").reshape(n_depths, width)
-    return {"ntk": a[:, :n_rho], "nngp": a[:, n_rho : 2 * n_rho], "gram": a[:, 2 * n_rho :]}
+    n_curves = n_depths * 2 * n_rho
+    expected = 4 * n_curves + 8 * n_depths * n_coef
+    if len(data) != expected:
+        raise _fail("payload", f"{len(data)} bytes uncompressed",
+                    f"4 * {n_depths} * 2 * {n_rho} + 8 * {n_depths} * {n_coef} = {expected} bytes")
+    curves = _unplanes(data[: 4 * n_curves], "<f4", n_curves).reshape(n_depths, 2 * n_rho)
+    coef = _unplanes(data[4 * n_curves :], "<f8", n_depths * n_coef).reshape(n_depths, n_coef)
+    return {"ntk": curves[:, :n_rho], "nngp": curves[:, n_rho:], "coef": coef,
+            "gram": basis.evaluate(coef, rho_pairs)}
 
 
 def write(folder: Path, *, depths: np.ndarray | None = None, gammas: Sequence[float] = GAMMAS,
@@ -404,14 +481,18 @@ def write(folder: Path, *, depths: np.ndarray | None = None, gammas: Sequence[fl
     images = mnist_images(per_class) if images is None else images
     cache = Cache(cache_dir) if cache_dir is not None else None
     code = _kernel_code_fingerprint()
+    basis = gram_basis(images)
+    rho_pairs = images.pairs()
     entries = []
+    zmin, zmax = math.inf, -math.inf
     names = []
     for s in settings(gammas):
-        inputs = {"format": FORMAT, "setting": [s.arch, s.gamma, s.trained], "depths": depths, "rho": rho,
+        inputs = {"format": TABLE_VERSION, "setting": [s.arch, s.gamma, s.trained], "depths": depths, "rho": rho,
                   "pairs": images.pairs(), "n": images.n, "code": code}
         compute = lambda s=s: setting_table(s, depths, rho, images, log)  # noqa: E731
         table = cache.get_or_compute(inputs, compute) if cache is not None else compute()
-        payload = encode(table)
+        payload = encode(table, basis, rho_pairs)
+        zmin, zmax = min(zmin, float(table["gram"].min())), max(zmax, float(table["gram"].max()))
         name = f"{s.id}.bin"
         atomic_write_bytes(folder / name, payload)
         names.append(name)
@@ -431,8 +512,13 @@ def write(folder: Path, *, depths: np.ndarray | None = None, gammas: Sequence[fl
         "rho": _round(rho, 12),
         "distance_rho": list(DISTANCE_RHO),
         "images": {"n": images.n, "labels": images.labels.tolist(), "mnist_test_index": images.index.tolist(),
-                   "source": images.describe, "preprocessing": images.preprocessing},
-        "layout": "float32 little-endian, per depth: ntk[rho], nngp[rho], gram[triu_indices(n, 1)]",
+                   "pairs_rho": [float(r) for r in rho_pairs], "source": images.describe,
+                   "preprocessing": images.preprocessing},
+        "gram": {"lo": basis.lo, "hi": basis.hi, "degree": basis.degree,
+                 "zmin": math.floor(zmin * 20) / 20, "zmax": math.ceil(zmax * 20) / 20,
+                 "t": "(2 rho - lo - hi) / (hi - lo)", "pairs": "numpy.triu_indices(n, 1) order"},
+        "layout": "gzip of: float32 [ntk(rho) | nngp(rho)] per depth, then float64 Chebyshev coefficients of the "
+                  "Gram entries per depth; each array little-endian, split into byte planes",
         "limits": _limits(rho),
         "settings": entries,
     }
@@ -443,21 +529,24 @@ def write(folder: Path, *, depths: np.ndarray | None = None, gammas: Sequence[fl
 
 
 def read(folder: Path) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
-    """Read what :func:`write` wrote: ``(manifest, {setting id: decoded table})``, checking each file's sha256.
+    """Read what :func:`write` wrote: ``(manifest, {setting id: decoded table})`` (see :func:`decode`),
+    checking each file's sha256.
 
     Raises:
       FileNotFoundError: no manifest; ValueError: a file does not match its recorded sha256 or size.
     """
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    n_d, n_r, n = len(manifest["depths"]), len(manifest["rho"]), manifest["images"]["n"]
+    g = manifest["gram"]
+    basis = GramBasis(g["lo"], g["hi"], g["degree"])
+    rho_pairs = np.asarray(manifest["images"]["pairs_rho"], dtype=np.float64)
     tables = {}
     for e in manifest["settings"]:
         payload = (folder / e["file"]).read_bytes()
         digest = hashlib.sha256(payload).hexdigest()
         if digest != e["sha256"]:
             raise _fail(f"{e['file']} sha256", digest, f"the recorded {e['sha256']}")
-        tables[e["id"]] = decode(payload, n_d, n_r, n * (n - 1) // 2)
+        tables[e["id"]] = decode(payload, len(manifest["depths"]), len(manifest["rho"]), basis, rho_pairs)
     return manifest, tables
 
 
@@ -491,5 +580,5 @@ def install(stage: Path, *, plotly_package: Path | None = None, log: Callable[[s
     return folder
 
 
-__all__ = ["FORMAT", "GAMMAS", "Images", "Setting", "decode", "depth_grid", "distance_to_limit", "encode",
+__all__ = ["FORMAT", "GAMMAS", "GramBasis", "Images", "Setting", "decode", "depth_grid", "distance_to_limit", "encode", "gram_basis",
            "gram_from_pairs", "install", "mnist_images", "read", "rho_grid", "setting_table", "settings", "write"]

@@ -10,8 +10,8 @@
 (function () {
   "use strict";
 
-  const FORMAT = 1;
-  const root = document.getElementById("depth-explorer");
+  const FORMAT = 2;
+  const root = document.getElementById("dx-root");
   if (!root) return;
   const base = root.dataset.src || "_static/explorer/data/";
   const $ = (id) => document.getElementById(id);
@@ -21,7 +21,7 @@
     arch: Array.from(root.querySelectorAll("input[name=dx-arch]")),
     trained: Array.from(root.querySelectorAll("input[name=dx-trained]")),
   };
-  const state = { arch: "resnet", trained: "hidden", gammaIndex: 0, depthIndex: 0 };
+  const state = { arch: "ffnet", trained: "hidden", gammaIndex: 0, depthIndex: 0 }; // start: FFNet, L = 1
   const files = new Map(); // setting id -> Promise<Float32Array>
   let manifest = null;
   let drawing = Promise.resolve();
@@ -35,31 +35,30 @@
     return new Uint8Array(await new Response(stream).arrayBuffer());
   }
 
-  // The file holds a float32 array split into four byte planes (see companion.book.explorer.encode).
-  function unshuffle(planes) {
-    const n = planes.length / 4;
-    const out = new Uint8Array(planes.length);
-    for (let b = 0; b < 4; b++) {
-      const plane = planes.subarray(b * n, (b + 1) * n);
-      for (let i = 0; i < n; i++) out[4 * i + b] = plane[i];
+  // The file holds, gzip-compressed, a float32 array (the curves) and a float64 array (the Chebyshev
+  // coefficients of the Gram entries), each split into byte planes (companion.book.explorer.encode).
+  function unplanes(bytes, offset, count, size) {
+    const out = new Uint8Array(count * size);
+    for (let b = 0; b < size; b++) {
+      const plane = bytes.subarray(offset + b * count, offset + (b + 1) * count);
+      for (let i = 0; i < count; i++) out[size * i + b] = plane[i];
     }
     const view = new DataView(out.buffer);
-    const values = new Float32Array(n);
-    for (let i = 0; i < n; i++) values[i] = view.getFloat32(4 * i, true);
+    const values = size === 4 ? new Float32Array(count) : new Float64Array(count);
+    for (let i = 0; i < count; i++) values[i] = size === 4 ? view.getFloat32(4 * i, true) : view.getFloat64(8 * i, true);
     return values;
   }
 
   function load(entry) {
     if (!files.has(entry.id)) {
+      const nd = manifest.depths.length, nr = manifest.rho.length, nc = manifest.gram.degree + 1;
       const p = fetch(base + entry.file)
         .then((r) => { if (!r.ok) throw new Error(`HTTP ${r.status} for ${entry.file}`); return r.arrayBuffer(); })
         .then(gunzip)
-        .then((planes) => {
-          const width = 2 * manifest.rho.length + pairCount();
-          if (planes.length !== 4 * manifest.depths.length * width) {
-            throw new Error(`${entry.file}: ${planes.length} bytes, expected ${4 * manifest.depths.length * width}`);
-          }
-          return unshuffle(planes);
+        .then((bytes) => {
+          const expected = 4 * nd * 2 * nr + 8 * nd * nc;
+          if (bytes.length !== expected) throw new Error(`${entry.file}: ${bytes.length} bytes, expected ${expected}`);
+          return { curves: unplanes(bytes, 0, nd * 2 * nr, 4), coef: unplanes(bytes, 4 * nd * 2 * nr, nd * nc, 8) };
         });
       p.catch(() => files.delete(entry.id)); // retry on the next change
       files.set(entry.id, p);
@@ -67,7 +66,6 @@
     return files.get(entry.id);
   }
 
-  const pairCount = () => (manifest.images.n * (manifest.images.n - 1)) / 2;
 
   function currentEntry() {
     const gamma = manifest.gammas[state.gammaIndex];
@@ -76,17 +74,30 @@
   }
 
   function slice(values, depthIndex) {
-    const nr = manifest.rho.length, np = pairCount(), width = 2 * nr + np;
-    const row = values.subarray(depthIndex * width, (depthIndex + 1) * width);
+    const nr = manifest.rho.length, nc = manifest.gram.degree + 1;
+    const row = values.curves.subarray(depthIndex * 2 * nr, (depthIndex + 1) * 2 * nr);
     return { ntk: Array.from(row.subarray(0, nr)), nngp: Array.from(row.subarray(nr, 2 * nr)),
-             pairs: row.subarray(2 * nr) };
+             coef: values.coef.subarray(depthIndex * nc, (depthIndex + 1) * nc) };
   }
 
-  function gram(pairs) {
-    const n = manifest.images.n;
+  // Gram entries: the normalised kernel is a function of the pair correlation alone; at each depth it is
+  // stored as a Chebyshev series on the range of the images' correlations (Clenshaw's recurrence).
+  function chebyshev(coef, t) {
+    let b1 = 0, b2 = 0;
+    for (let k = coef.length - 1; k >= 1; k--) { const b0 = 2 * t * b1 - b2 + coef[k]; b2 = b1; b1 = b0; }
+    return t * b1 - b2 + coef[0];
+  }
+
+  function gram(coef) {
+    const n = manifest.images.n, rho = manifest.images.pairs_rho, g = manifest.gram;
     const z = Array.from({ length: n }, () => new Array(n).fill(1));
     let k = 0;
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) { z[i][j] = pairs[k]; z[j][i] = pairs[k]; k++; }
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const v = chebyshev(coef, (2 * rho[k] - (g.lo + g.hi)) / (g.hi - g.lo));
+        z[i][j] = v; z[j][i] = v; k++;
+      }
+    }
     return z;
   }
 
@@ -141,10 +152,9 @@
       title: { text: title, font: { size: 14, color: t.text }, x: 0, xanchor: "left" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: t.text, family: "inherit" },
-      margin: { l: 52, r: 12, t: 36, b: narrow ? 40 : 44 },
-      legend: narrow ? { orientation: "h", x: 0, y: -0.22, yanchor: "top", font: { size: 11 } }
-                     : { x: 0.01, y: 0.99, bgcolor: "rgba(0,0,0,0)", font: { size: 11 } },
-      height: narrow ? 430 : 360,
+      margin: { l: 52, r: 12, t: 36, b: 40 },
+      legend: { orientation: "h", x: 0, y: -0.2, yanchor: "top", font: { size: 11 } },
+      height: narrow ? 440 : 420,
       hovermode: "x unified",
     };
   }
@@ -156,7 +166,7 @@
     const refs = [
       ["quarter", kind === "ntk" ? "1/4 + nugget" : "1 (FFNet, γ < 1/2)", t.ref.quarter, "dash"],
       [`ode-${tr}`, "ODE limit, γ = 1/2", t.ref.ode, "dot"],
-      [`depth1-${tr}`, tr === "hidden" ? "depth-1 kernel, γ > 1/2" : "linear ρ, γ > 1/2", t.ref.depth1, "dashdot"],
+      [`depth1-${tr}`, kind === "ntk" && tr === "hidden" ? "depth-1 kernel, γ > 1/2" : "ρ, γ > 1/2", t.ref.depth1, "dashdot"],
     ];
     return refs.map(([key, name, color, dash]) => {
       let x = rho, y = L[key][kind];
@@ -206,7 +216,7 @@
     const idx = Array.from({ length: n }, (_, i) => i);
     const firsts = idx.filter((i) => i === 0 || labels[i] !== labels[i - 1]);
     const narrow = root.clientWidth < 560;
-    const z = gram(s.pairs);
+    const z = gram(s.coef);
     const gramLayout = {
       title: { text: `NTK Gram matrix of ${n} MNIST test images, ${who}`, font: { size: 14, color: t.text }, x: 0, xanchor: "left" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: t.text, family: "inherit" },
@@ -216,9 +226,12 @@
       yaxis: axisLayout(t, "", { tickvals: firsts, ticktext: firsts.map((i) => String(labels[i])), autorange: "reversed",
                         showgrid: false, zeroline: false, scaleanchor: "x", constrain: "domain" }),
     };
-    const heat = { z, x: idx, y: idx, type: "heatmap", zmin: -0.5, zmax: 1, colorscale: "Viridis",
+    const heat = { z, x: idx, y: idx, type: "heatmap", zmin: manifest.gram.zmin, zmax: manifest.gram.zmax, colorscale: "Viridis",
                    customdata: idx.map((i) => idx.map((j) => [labels[i], labels[j]])),
                    hovertemplate: "digits %{customdata[0]} and %{customdata[1]}<br>normalised NTK = %{z:.6f}<extra></extra>",
+                   // one colour range for every setting and depth (the off-diagonal entries'), so that a matrix
+                   // washing out is seen as such; the diagonal, always 1, is drawn in the top colour
+
                    colorbar: { thickness: 12, len: 0.9, tickfont: { color: t.text }, outlinewidth: 0 } };
     await Plotly.react(plots.gram, [heat], gramLayout, config);
 
@@ -233,7 +246,7 @@
       constant: entry.constant[i],
     };
     setText("dx-depth-value", `L = ${fmtDepth(L)}`);
-    setText("dx-gamma-value", state.arch === "ffnet" ? "no branch scaling" :
+    setText("dx-gamma-value", state.arch === "ffnet" ? "(none in an FFNet)" :
       `γ = ${gammaText(entry.gamma)}: α = L<sup>−γ</sup> = ${fmt(alpha)}`);
     setNumber("dx-distance", shown.distance);
     setText("dx-limit-name", reg.name);
@@ -294,8 +307,7 @@
     if (manifest.format !== FORMAT) throw new Error(`data format ${manifest.format}, this page reads ${FORMAT}`);
     controls.depth.max = String(manifest.depths.length - 1);
     controls.gamma.max = String(manifest.gammas.length - 1);
-    const start = manifest.depths.findIndex((d) => d >= 100);
-    state.depthIndex = start < 0 ? 0 : start;
+    state.depthIndex = 0;
     state.gammaIndex = Math.max(0, manifest.gammas.indexOf(0.25));
     const ticks = $("dx-gamma-ticks");
     if (ticks) ticks.innerHTML = manifest.gammas.map((g) => `<option value="${manifest.gammas.indexOf(g)}" label="${gammaText(g)}"></option>`).join("");
