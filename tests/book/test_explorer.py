@@ -156,6 +156,7 @@ def test_encode_decode_round_trip(images):
         (lambda: E.gram_basis(E.mnist_images(1), 50), r"degree=50 is invalid; allowed: fewer than the 45 distinct"),
         (lambda: E.write("/nonexistent-never-written", depths=np.array([3, 2])), r"depths=\[3, 2\] is invalid; allowed: a 1-D increasing"),
         (lambda: E.write("/nonexistent-never-written", gammas=[2.0]), r"gamma=2.0 is invalid"),
+        (lambda: E.write("/nonexistent-never-written", gammas=[0.5, 0.5]), r"gammas=\[0.5, 0.5\] is invalid; allowed: distinct"),
     ],
 )
 def test_bad_input_names_the_argument_value_and_range(call, pattern):
@@ -299,7 +300,7 @@ def _check_values(page, setting: E.Setting, images: E.Images, rho: np.ndarray) -
 
 @pytest.mark.browser
 @pytest.mark.book
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(3600)  # includes building the smoke book when this test is the first to need it
 def test_explorer_page_in_chromium(chromium_path, smoke_book, images):
     from playwright.sync_api import sync_playwright
 

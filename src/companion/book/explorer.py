@@ -455,7 +455,7 @@ def write(folder: Path, *, depths: np.ndarray | None = None, gammas: Sequence[fl
     Args:
       folder: output folder (created); its ``manifest.json`` and ``*.bin`` files are replaced atomically.
       depths: increasing integer depths >= 1 (default :func:`depth_grid`: 60 depths, 1 to 10^5).
-      gammas: ResNet exponents in [0, 1] (default :data:`GAMMAS`).
+      gammas: distinct ResNet exponents in [0, 1] (default :data:`GAMMAS`).
       rho_points: size of the correlation grid in [-1, 1] (>= 3).
       per_class: MNIST test images per digit (the Gram matrix has ``10 per_class`` rows).
       cache_dir: a :class:`companion.io.Cache` folder keyed by the inputs and the kernel code (``None``:
@@ -477,6 +477,8 @@ def write(folder: Path, *, depths: np.ndarray | None = None, gammas: Sequence[fl
         raise _fail("depths", depths.tolist() if depths.size < 10 else f"array of shape {depths.shape}",
                     "a 1-D increasing array of integers >= 1")
     gammas = [_gamma(g) for g in gammas]
+    if len(set(gammas)) != len(gammas):
+        raise _fail("gammas", gammas, "distinct values in [0, 1]")
     rho = rho_grid(rho_points)
     images = mnist_images(per_class) if images is None else images
     cache = Cache(cache_dir) if cache_dir is not None else None
