@@ -215,15 +215,16 @@
     const n = manifest.images.n, labels = manifest.images.labels;
     const idx = Array.from({ length: n }, (_, i) => i);
     const firsts = idx.filter((i) => i === 0 || labels[i] !== labels[i - 1]);
+    const centres = firsts.map((f, k) => ((k + 1 < firsts.length ? firsts[k + 1] : n) - 1 + f) / 2); // mid-block ticks
     const narrow = root.clientWidth < 560;
     const z = gram(s.coef);
     const gramLayout = {
       title: { text: `NTK Gram matrix of ${n} MNIST test images, ${who}`, font: { size: 14, color: t.text }, x: 0, xanchor: "left" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: t.text, family: "inherit" },
       margin: { l: 52, r: 12, t: 40, b: 44 }, height: narrow ? 400 : 470,
-      xaxis: axisLayout(t, "image (sorted by digit)", { tickvals: firsts, ticktext: firsts.map((i) => String(labels[i])),
+      xaxis: axisLayout(t, "image (sorted by digit)", { tickvals: centres, ticktext: firsts.map((i) => String(labels[i])),
                         showgrid: false, zeroline: false, constrain: "domain" }),
-      yaxis: axisLayout(t, "", { tickvals: firsts, ticktext: firsts.map((i) => String(labels[i])), autorange: "reversed",
+      yaxis: axisLayout(t, "", { tickvals: centres, ticktext: firsts.map((i) => String(labels[i])), autorange: "reversed",
                         showgrid: false, zeroline: false, scaleanchor: "x", constrain: "domain" }),
     };
     const heat = { z, x: idx, y: idx, type: "heatmap", zmin: manifest.gram.zmin, zmax: manifest.gram.zmax, colorscale: "Viridis",
