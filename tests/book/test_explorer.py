@@ -4,7 +4,8 @@ Fast tests compute the explorer's tables at three chosen settings on a small gri
 stored value (after the float32 round trip the page reads) with the package to 1e-6. The browser test
 opens the page of the smoke book offline, moves every control, reads the plotted values from Plotly's
 graph state and compares them with the package at that setting; it also checks the page's total size,
-the 420 px layout and dark mode, and keeps screenshots in ``build/test-artifacts/screenshots``.
+the 420 px layout and dark mode, and keeps screenshots in ``build/test-artifacts/screenshots/explorer``
+(look at them).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from companion import kernels as K
 from companion.book import explorer as E
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "build" / "test-artifacts" / "screenshots"
+SCREENSHOTS = ROOT / "build" / "test-artifacts" / "screenshots" / "explorer"  # not beside test_browser's: it clears those
 TOL = 1e-6
 PAGE_BUDGET = 5_000_000  # bytes, every setting visited: the explorer's own files, and the whole page as served
 
