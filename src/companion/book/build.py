@@ -229,7 +229,7 @@ def _failed_cell_source(nb_path: Path, exec_count: int | None) -> str:
 
 def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
     """Lay out the book sources in ``dest``: ``book/`` pages, config, executed chapters, figure files."""
-    from companion.book import pages
+    from companion.book import explorer, pages
 
     if dest.exists():
         shutil.rmtree(dest)
@@ -245,6 +245,7 @@ def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
                 shutil.copytree(src, dest / "_static" / kind, dirs_exist_ok=True)
     pages.write_generated_pages(dest)
     pages.install_mathjax(dest)  # served by the site itself (offline); see companion.book.pages
+    explorer.install(dest)  # the depth explorer page's data and Plotly; see companion.book.explorer
     return dest
 
 
