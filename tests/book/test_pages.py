@@ -16,8 +16,11 @@ from markdown_it import MarkdownIt
 
 import companion
 from companion.book import build
+from companion.book import cite
 from companion.book import cli
+from companion.book import front
 from companion.book import pages
+from companion.book import sphinx_ext
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,17 +130,54 @@ def test_figure_index_warns_once_about_uncommitted_builds_and_handles_none(tmp_p
 
 def test_citations(tmp_path):
     fig = _sidecar(tmp_path, "fig-03-rates", "Rates & errors: 50% of $x_l$ see {numref}`fig-03-other` #1 in_domain.")
-    text = pages.citation_text(fig)
+    chapters = {"03": "03_degeneracy"}
+    text = pages.citation_text(fig, chapters)
     assert text.startswith("The companion authors (2026). Figure fig-03-rates: Rates & errors")
     assert "{numref}" not in text and "fig-03-other" in text
-    assert "version 0.1.0 (git commit 0123456789ab)" in text and text.endswith(pages.REPOSITORY)
-    bib = pages.citation_bibtex(fig)
+    url = "https://ntk-companion.github.io/resnet-ntk-companion/notebooks/03_degeneracy.html#fig-03-rates"
+    assert "version 0.1.0 (git commit 0123456789ab)" in text and text.endswith(url)
+    bib = pages.citation_bibtex(fig, chapters)
     assert bib.startswith("@misc{companion-fig-03-rates,\n") and bib.endswith("\n}")
-    assert bib.count("{") == bib.count("}")
-    assert r"Rates \& errors: 50\% of $x_l$ see fig-03-other \#1 in\_domain." in bib  # math kept as is
+    assert bib.count("{") - bib.count("\\{") == bib.count("}") - bib.count("\\}")
+    assert r"Rates \& errors: 50\% of $x_l$ see figure fig-03-other \#1 in\_domain." in bib  # math kept as is
     assert "author       = {{The companion authors}}" in bib  # braces: a corporate author, not "authors, The"
-    assert "year         = {2026}" in bib and "git commit 0123456789abcdef0123" in bib
-    assert pages.bibtex_escape(r"already \& escaped") == r"already \& escaped"
+    assert "year         = {2026}" in bib and "Git commit 0123456789abcdef0123" in bib
+    assert f"url          = {{{url}}}" in bib
+    # Without a chapter mapping, the repository's chapters are used (the CLI has no staged book).
+    assert pages.citation_bibtex(fig).count("notebooks/03_") == 1
+
+
+@pytest.mark.parametrize("caption, expected", [
+    ("depth 10^4 and R^2", "depth $10^{4}$ and $R^{2}$"),
+    (r"$\alpha = L^{-\gamma}$ & more", r"$\alpha = L^{-\gamma}$ \& more"),
+    ("γ ≤ 1 · α — ok", r"$\gamma$ $\le$ 1 $\cdot$ $\alpha$ --- ok"),
+    ("`n_train` **bold** *em* {math}`q_l` {eq}`eq-03-x`", r"\texttt{n\_train} bold em $q_l$"),
+    ("~ { } \\ $5 and 100%", r"\~{} \{ \} \textbackslash{} \$5 and 100\%"),
+])
+def test_latex_text(caption, expected):
+    assert cite.latex_text(caption) == expected
+
+
+def test_cite_metadata_comes_from_citation_cff(tmp_path):
+    meta = cite.metadata()
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert meta["title"] == cff["title"] == pages.BOOK_TITLE and meta["version"] == str(cff["version"])
+    people = tmp_path / "CITATION.cff"
+    people.write_text("title: T\nversion: 1.0\nauthors:\n  - family-names: Huang\n    given-names: Kai Xuan\n"
+                      "  - family-names: Wang\n    given-names: Yuqing\n")
+    meta = cite.metadata(people)
+    assert cite.authors_bibtex(meta) == "Huang, Kai Xuan and Wang, Yuqing"
+    assert cite.authors_text(meta) == "Huang, K. X. & Wang, Y."
+    (tmp_path / "bad.cff").write_text("title: T\n")
+    with pytest.raises(ValueError, match="version, authors"):
+        cite.metadata(tmp_path / "bad.cff")
+
+
+def test_book_citation():
+    bib = cite.book_bibtex("0123456789abcdef", "2026")
+    assert bib.startswith("@misc{companion-book,") and "version 0.1.0" in bib and "Git commit 0123456789abcdef" in bib
+    assert "url          = {https://ntk-companion.github.io/resnet-ntk-companion/}" in bib
+    assert cite.book_text("0123456789abcdef", "2026").startswith("The companion authors (2026). Deep ResNets")
 
 
 def test_plain_caption():
@@ -161,7 +201,8 @@ def test_claims_page_tables_counts_links_and_failures(tmp_path):
     assert page.count("**FAIL**") == 1 + 1  # the intro sentence and the failing row
     rows = _table_rows(page)
     assert len(rows) == 2 + 3  # two header rows, three claims
-    assert all(len(r) == 6 for r in rows), rows  # the '|' in claims and tolerances did not split cells
+    assert all(len(r) == 8 for r in rows), rows  # the '|' in claims and tolerances did not split cells
+    assert [r[5] for r in rows if r[0] != "claim (id)"] == ["pass", "**FAIL**", "pass"]
     assert any("|measured - target| <= 0.01" in cell for r in rows for cell in r)
     assert any(r[0].startswith("norm | stays") for r in rows)
 
@@ -214,7 +255,8 @@ def test_config_serves_mathjax_from_the_site():
     assert sphinx["mathjax_path"] == "mathjax/" + pages.MATHJAX_ENTRY
     assert "://" not in sphinx["mathjax_path"]
     assert "_extra" in sphinx["html_extra_path"]
-    assert "companion.book.pages" in config["sphinx"]["extra_extensions"]
+    assert "companion.book.sphinx_ext" in config["sphinx"]["extra_extensions"]
+    assert config["html"]["baseurl"] == cite.SITE_URL
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/mathjax"]["version"].startswith("3.")
 
@@ -225,7 +267,7 @@ def test_dedupe_scripts_keeps_the_first_of_each():
 
     files = [js("a.js"), js(None, body="const X = 1"), js("", body="const X = 1"), js("a.js"), js("b.js", defer="defer")]
     context = {"script_files": files}
-    pages._dedupe_scripts(None, "page", "page.html", context, None)
+    sphinx_ext.dedupe_scripts(None, "page", "page.html", context, None)
     assert [(f.filename, f.attributes) for f in context["script_files"]] == [
         ("a.js", {}), (None, {"body": "const X = 1"}), ("b.js", {"defer": "defer"})
     ]
@@ -324,7 +366,9 @@ def test_citation_cff():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0"
     assert cff["title"] == pages.BOOK_TITLE
-    assert cff["authors"] == [{"name": pages.AUTHORS}]
+    # The authors are a placeholder entity until the real names are filled in, the same everywhere.
+    assert cff["authors"] == [{"name": "The companion authors"}]
+    assert yaml.safe_load((ROOT / "_config.yml").read_text())["author"] == cite.authors_text(cite.metadata())
     assert cff["repository-code"] == pages.REPOSITORY
     assert cff["license"] == "MIT"
     assert str(cff["version"]) == companion.__version__
