@@ -378,3 +378,97 @@ def test_citation_cff():
     years = sorted(r["year"] for r in cff["references"])
     assert years == [2020, 2022, 2024]
     assert re.search(r"arXiv:2403\.04545", json.dumps(cff["references"]))
+
+
+# ------------------------------------------------------------------- issue 15: what readers see
+
+
+def _cf_row(id, passed=True, rejected=True, claim="q stays bounded"):
+    return {**_row(id, passed, claim), "counterfactual": "the FFNet | instead", "counterfactual_measured": "0.5",
+            "counterfactual_passed": str(not rejected)}
+
+
+def _claims_cf(folder: Path, chapter: str, rows: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"claims_{chapter}.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_claims_page_shows_counterfactuals_like_the_chapters(tmp_path):
+    static = tmp_path / "_static"
+    _claims_cf(static / "results", "03_degeneracy", [_cf_row("03-a"), _cf_row("03-b", rejected=False)])
+    page = pages.claims_page(static, {"03": "03_degeneracy"})
+    assert "**1 of 2 counterfactuals" in page and "rejected**" in page
+    assert "`03-b` (chapter 03)" in page  # listed: its check does not reject the counterfactual
+    rows = _table_rows(page)
+    assert rows[0] == list(pages.CLAIMS_HEADER)
+    assert all(len(r) == 8 for r in rows)
+    assert rows[1][6] == "the FFNet | instead: 0.5" and rows[1][7] == "yes" and rows[2][7] == "**NO**"
+    assert pages.claims_summary(static) == {"claims": 2, "hold": 2, "counterfactuals": 2, "rejected": 1}
+
+
+def test_figure_index_links_each_figures_data_and_the_result_tables(tmp_path):
+    static = tmp_path / "_static"
+    _sidecar(static / "figures", "fig-01-norms")
+    (static / "figures" / "fig-01-norms.csv").write_text("panel,x,y\n1,0,1\n")
+    meta = json.loads((static / "figures" / "fig-01-norms.json").read_text())
+    meta["files"]["csv"] = {"file": "fig-01-norms.csv", "sha256": "x"}
+    (static / "figures" / "fig-01-norms.json").write_text(json.dumps(meta))
+    _claims(static / "results", "01_models", [_row("01-a"), _row("01-b")])
+    page = pages.figure_index(static, {"01": "01_models"})
+    assert "(figure-index-fig-01-norms)=\n### fig-01-norms" in page
+    assert "{download}`data (CSV) <_static/figures/fig-01-norms.csv>`" in page
+    assert "(data-tables)=" in page
+    assert "| `claims_01_models` | 01 | 2 | {download}`claims_01_models.csv <_static/results/claims_01_models.csv>` |" in page
+    assert "notebooks/01_models.html#fig-01-norms" in page  # the citation's URL: the figure on its page
+
+
+def test_front_matter_headline_findings_live_count_and_citation(tmp_path):
+    dest = tmp_path / "book"
+    (dest / "notebooks").mkdir(parents=True)
+    for name in ("01_models", "03_degeneracy"):
+        (dest / "notebooks" / f"{name}.ipynb").write_text(json.dumps({"cells": []}))
+    _sidecar(dest / "_static" / "figures", "fig-01-norms")
+    _sidecar(dest / "_static" / "figures", "fig-03-ntk", "The NTK for L up to 10^4 and $\\gamma = 1$.")
+    _claims_cf(dest / "_static" / "results", "01_models", [_cf_row("01-a"), _cf_row("01-b")])
+    _claims_cf(dest / "_static" / "results", "03_degeneracy", [_cf_row("03-a", passed=False)])
+    (dest / "findings.yml").write_text(
+        "- chapter: 01_models\n  finding: >-\n    Signals.\n- chapter: 03_degeneracy\n  finding: Kernels.\n"
+        "- chapter: 06_experiments\n  finding: Not in this build.\n")
+    text = front.front_matter(dest)
+    assert "```{figure} /_static/figures/fig-03-ntk.png" in text  # the headline figure
+    assert ":alt: The NTK for L up to 10⁴ and γ = 1." in text
+    assert "The NTK for L up to $10^{4}$ and $\\gamma = 1$. (from {doc}`/notebooks/03_degeneracy`)" in text
+    assert "- {doc}`/notebooks/01_models`: Signals." in text and "Not in this build" not in text
+    assert "**3 claims**" in text and "**2 of 3 hold**" in text and "every check rejects its counterfactual" in text
+    assert "(cite-this-book)=" in text and "@misc{companion-book," in text
+    assert "{download}`figures.bib </_static/figures.bib>`" in text
+    with pytest.raises(ValueError, match="findings.yml"):
+        (dest / "findings.yml").write_text("- chapter: 01_models\n")
+        front.findings(dest / "findings.yml")
+
+
+def test_intro_includes_the_generated_front_matter():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert "```{include} _generated/front.md" in intro
+    for words in ("could not be", "offline", "reviewer", "pilot", "[U]"):
+        assert words not in intro, words
+    guide = (ROOT / "book" / "guide.md").read_text()
+    assert "(notation)=" in guide and "| symbol | meaning | where |" in guide
+
+
+@pytest.mark.parametrize("tex, text", [
+    (r"\gamma", "γ"), (r"\alpha = L^{-\gamma}", "α = L⁻ᵞ"), (r"1 - \rho_0", "1 - ρ₀"), (r"m^{-1/2}", "m^(-1/2)"),
+    (r"\tfrac38 \ln L / L", "3/8 ln L / L"), (r"\mathrm{relu}(x)", "relu(x)"), (r"10^4", "10⁴"),
+    (r"\int_0^1 f", None), (r"\begin{aligned} x \end{aligned}", None),
+])
+def test_tex_to_unicode(tex, text):
+    assert cite.tex_to_unicode(tex) == text
+
+
+def test_alt_text_has_no_tex():
+    alt = cite.alt_text(r"Normalised NTK {eq}`eq-03-x` against $\rho_0$ for $L$ up to 10^4, $\alpha = L^{-\gamma}$, "
+                        r"$\sqrt{2/m}$ and $\frac{1}{2}$ **bold**.")
+    assert alt == "Normalised NTK against ρ₀ for L up to 10⁴, α = L⁻ᵞ, √(2/m) and 1/2 bold."
