@@ -107,7 +107,12 @@ PAGE_CHECKS = r"""() => {
     if (!alt || /^[\w./-]*[0-9a-f]{16,}[\w.-]*$/i.test(alt) || /\.(png|svg|jpe?g|gif)$/i.test(alt))
       problems.push(`image without alt text: ${img.getAttribute("src")} (alt '${short(alt)}')`);
   });
-  // No sideways scrolling of the page.
+  // No sideways scrolling of the page, nor of the theme's article column (which would scroll as a whole).
+  for (const sel of [".bd-main", ".bd-content", ".bd-article-container", "article.bd-article"]) {
+    const el = document.querySelector(sel);
+    if (el && el.scrollWidth > el.clientWidth + 1)
+      problems.push(`${sel} scrolls sideways: ${el.scrollWidth} px of content in ${el.clientWidth} px`);
+  }
   const doc = document.documentElement;
   if (doc.scrollWidth > doc.clientWidth + 1) {
     let widest = null, right = doc.clientWidth;
@@ -325,7 +330,7 @@ def check_site(
                         problems.append(f"{where}: a notebook output shows a traceback")
 
                     seen = page.evaluate(PAGE_CHECKS)
-                    problems += [f"{where}: {p}" for p in seen if first or "scrolls sideways" in p]
+                    problems += [f"{where}: {p}" for p in seen if first or "sideways" in p]
 
                     if first:
                         hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
