@@ -42,10 +42,26 @@ def test_every_figure_has_files_and_sidecar(smoke_chapters):
         for side in (ex.outputs / "figures").glob("fig-*.json"):
             meta = json.loads(side.read_text())
             assert meta["chapter"] == name[:2]
-            for fmt in ("pdf", "svg", "png"):
+            for fmt in ("pdf", "svg", "png", "csv"):
                 assert (side.parent / f"{meta['id']}.{fmt}").stat().st_size > 0
+            assert meta["data"]["file"] == f"{meta['id']}.csv" and meta["files"]["csv"]["file"] == meta["data"]["file"]
             n += 1
     assert n >= 2
+
+
+def test_every_figure_is_legible_in_print(smoke_chapters):
+    """Legends and tick labels at least 8 pt once a figure is printed at the text width (6.3 in): a wider
+    figure is scaled down, and its letters with it (companion.publish.figures.legibility)."""
+    from companion.publish.figures import MIN_FONT_PT
+
+    small = []
+    for ex in smoke_chapters.values():
+        for side in sorted((ex.outputs / "figures").glob("fig-*.json")):
+            printed = json.loads(side.read_text())["print"]
+            if printed["min_font_pt"] is not None and printed["min_font_pt"] < MIN_FONT_PT:
+                small.append(f"{side.stem}: {printed['min_font_pt']} pt ({printed['smallest']!r}; "
+                             f"{printed['width_in']} in wide, printed at {printed['scale']:.0%})")
+    assert not small, "figures with letters below 8 pt in print:\n" + "\n".join(small)
 
 
 def test_cache_hit_and_corruption(smoke_chapters, tmp_path):

@@ -162,6 +162,7 @@ def test_cite_metadata_comes_from_citation_cff(tmp_path):
     meta = cite.metadata()
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert meta["title"] == cff["title"] == pages.BOOK_TITLE and meta["version"] == str(cff["version"])
+    assert cite.FALLBACK == meta  # what an installed package without CITATION.cff cites
     people = tmp_path / "CITATION.cff"
     people.write_text("title: T\nversion: 1.0\nauthors:\n  - family-names: Huang\n    given-names: Kai Xuan\n"
                       "  - family-names: Wang\n    given-names: Yuqing\n")
@@ -370,6 +371,7 @@ def test_citation_cff():
     assert cff["authors"] == [{"name": "The companion authors"}]
     assert yaml.safe_load((ROOT / "_config.yml").read_text())["author"] == cite.authors_text(cite.metadata())
     assert cff["repository-code"] == pages.REPOSITORY
+    assert cff["url"] == cite.SITE_URL
     assert cff["license"] == "MIT"
     assert str(cff["version"]) == companion.__version__
     titles = " ".join(r["title"] for r in cff["references"])

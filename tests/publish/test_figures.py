@@ -156,3 +156,14 @@ def test_pdf_with_computer_modern_symbols_logs_no_font_timestamp_warning(tmp_pat
     assert not [r for r in caplog.records if "timestamp" in r.getMessage()], caplog.text
     # The filter is removed again afterwards: fontTools' other messages are untouched.
     assert not logging.getLogger(figures._FONT_LOGGER).filters
+
+
+def test_too_many_series_in_one_panel_warns(tmp_path):
+    figures.use_style()
+    fig, ax = plt.subplots()
+    for k in range(8):
+        ax.plot([0, 1], [k, k + 1], label=f"s{k}")
+    with pytest.warns(figures.LegibilityWarning, match="8 labelled series"):
+        side = figures.save(fig, "fig-01-crowded", "Crowded.", out_dir=tmp_path)
+    assert side["print"]["max_series"] == 8
+    plt.close(fig)

@@ -51,6 +51,7 @@ FORMATS = ("pdf", "svg", "png")
 PRINT_WIDTH_IN = 6.3  # the text column in print (A4 with 1-inch margins); a wider figure is scaled down
 MIN_FONT_PT = 8.0  # the smallest letter (tick labels, legends) allowed at the printed size
 MARKERS_PER_LINE = 12  # a line with more points than this shows its cycle marker on about this many
+MAX_SERIES = 6  # more labelled series in one panel cannot be told apart (split the panel)
 
 
 class LegibilityWarning(UserWarning):
@@ -149,11 +150,12 @@ def thin_markers(fig: mpl.figure.Figure, per_line: int = MARKERS_PER_LINE) -> No
 
 
 def legibility(fig: mpl.figure.Figure, print_width_in: float = PRINT_WIDTH_IN) -> dict[str, Any]:
-    """The figure at its printed size: ``{"width_in", "height_in", "scale", "min_font_pt", "smallest"}``.
+    """The figure at its printed size: ``{"width_in", "height_in", "scale", "min_font_pt", "smallest", "max_series"}``.
 
     ``width_in``/``height_in``: the saved figure's size (tight bounding box, inches); ``scale``: the factor
     it is printed at (``min(1, print_width_in / width_in)``); ``min_font_pt``: the smallest visible text
-    size times ``scale``, in points; ``smallest``: that text (a tick label, a legend entry, ...).
+    size times ``scale``, in points; ``smallest``: that text (a tick label, a legend entry, ...);
+    ``max_series``: the most labelled lines, point sets and bar groups drawn in one panel.
     """
     print_width_in = check.real("print_width_in", print_width_in, minimum=1e-3)
     fig.canvas.draw()  # lays out ticks and legends, so the texts below are the ones shown
@@ -162,12 +164,15 @@ def legibility(fig: mpl.figure.Figure, print_width_in: float = PRINT_WIDTH_IN) -
     scale = min(1.0, print_width_in / width) if width > 0 else 1.0
     texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
     smallest = min(texts, key=lambda t: t.get_fontsize(), default=None)
+    series = [len([a for a in (*ax.get_lines(), *ax.collections, *ax.containers)
+                   if not str(a.get_label()).startswith("_") and a.get_label()]) for ax in fig.axes]
     return {
         "width_in": round(width, 3),
         "height_in": round(height, 3),
         "scale": round(scale, 4),
         "min_font_pt": round(float(smallest.get_fontsize()) * scale, 2) if smallest is not None else None,
         "smallest": smallest.get_text()[:60] if smallest is not None else None,
+        "max_series": max(series, default=0),
     }
 
 
@@ -218,6 +223,10 @@ def save(
             f"figure ({printed['width_in']:.1f} in wide) is printed {PRINT_WIDTH_IN} in wide; at least "
             f"{MIN_FONT_PT:g} pt is legible: make it narrower (or split its panels) or its fonts larger",
             LegibilityWarning, stacklevel=2)
+    if printed["max_series"] > MAX_SERIES:
+        warnings.warn(
+            f"{fig_id}: a panel draws {printed['max_series']} labelled series; more than {MAX_SERIES} cannot be "
+            "told apart by colour, line style and marker: split the panel", LegibilityWarning, stacklevel=2)
     files = {}
     for fmt in FORMATS:
         blob = render(fig, fmt)
