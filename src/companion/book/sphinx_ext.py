@@ -31,10 +31,13 @@ class TitleMath(SphinxTransform):
     default_priority = 200
 
     def apply(self, **kwargs) -> None:
+        first = next(iter(self.document.findall(nodes.title)), None)  # the page title: tab, sidebar, search, links
         for title in list(self.document.findall(nodes.title)):
             for math in list(title.findall(nodes.math)):
                 text = tex_to_unicode(math.astext())
-                if text is not None:
+                # A section heading keeps its math unless Unicode shows it exactly (m^(-1/2) is worse than
+                # typeset math); the page title always becomes text, since it is shown where no math renders.
+                if text is not None and (title is first or not re.search(r"[\^_]", text)):
                     math.replace_self(nodes.Text(text))
 
 
@@ -124,6 +127,14 @@ def dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     """Register the book's page fixes."""
+    import hashlib
+
+    # A config value that changes with this file: Sphinx re-reads every page when the extension changes
+    # (it compares "env" config values with the previous build's; it does not look at extension code).
+    from companion.book import cite
+
+    digest = hashlib.sha256(Path(__file__).read_bytes() + Path(cite.__file__).read_bytes()).hexdigest()[:16]
+    app.add_config_value("companion_ext_version", digest, "env")
     app.connect("html-page-context", dedupe_scripts)
     app.connect("html-page-context", html_title)
     app.connect("doctree-resolved", decorate_figures)
