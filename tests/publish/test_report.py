@@ -57,7 +57,7 @@ def test_configure_book_build_sends_warnings_and_library_logs_to_the_build_log(b
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.warn("a library warning", UserWarning)
-        logging.getLogger("jax._src.xla_bridge").warning("no GPU found")
+        logging.getLogger("companion_test_library.backend").warning("no GPU found")
         text = book_build.read_text()
         assert "UserWarning: a library warning" in text and "no GPU found" in text
         assert capsys.readouterr().err == ""

@@ -78,6 +78,8 @@ class _Destination(logging.Handler):
 
 
 def _ensure_handler() -> None:
+    # logging.config.dictConfig (as some tools call it) disables loggers that exist already; this one is ours.
+    LOGGER.disabled = False
     if not any(isinstance(h, _Destination) for h in LOGGER.handlers):
         handler = _Destination("stdout")
         handler.setFormatter(logging.Formatter("%(message)s"))
