@@ -179,6 +179,7 @@ def test_book_citation():
     assert bib.startswith("@misc{companion-book,") and "version 0.1.0" in bib and "Git commit 0123456789abcdef" in bib
     assert "url          = {https://ntk-companion.github.io/resnet-ntk-companion/}" in bib
     assert cite.book_text("0123456789abcdef", "2026").startswith("The companion authors (2026). Deep ResNets")
+    assert "(git commit 0123456789ab-dirty)" in cite.book_text("0123456789abcdef0123-dirty", "2026")
 
 
 def test_plain_caption():

@@ -233,8 +233,7 @@ def figure_bibtex(fig: Mapping[str, Any], chapters: Mapping[str, str], key: str)
 def figure_text(fig: Mapping[str, Any], chapters: Mapping[str, str]) -> str:
     """A plain-text citation of one figure."""
     meta = metadata()
-    commit = str(fig.get("git_commit") or "unknown")
-    short = commit[:12] + ("-dirty" if commit.endswith("-dirty") and len(commit) > 18 else "")
+    short = short_commit(str(fig.get("git_commit") or "unknown"))
     return (f"{authors_text(meta)} ({_year(fig.get('date'))}). Figure {fig['id']}: {plain_text(fig['caption'])} "
             f"In: {meta['title']}, version {fig.get('version', meta['version'])} (git commit {short}). "
             f"{figure_url(fig, chapters)}")
@@ -255,11 +254,16 @@ def book_bibtex(commit: str, year: str, key: str = "companion-book") -> str:
     ])
 
 
+def short_commit(commit: str) -> str:
+    """A commit as cited in text: 12 hex digits, keeping a ``-dirty`` mark (uncommitted sources)."""
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") and len(commit) > 18 else "")
+
+
 def book_text(commit: str, year: str) -> str:
     """A plain-text citation of the whole book."""
     meta = metadata()
     return (f"{authors_text(meta)} ({year}). {meta['title']}. Executable book and Python package companion, "
-            f"version {meta['version']} (git commit {commit[:12]}). {SITE_URL}")
+            f"version {meta['version']} (git commit {short_commit(commit)}). {SITE_URL}")
 
 
 # ------------------------------------------------------------------------------ TeX -> Unicode (alt text, titles)
