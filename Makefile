@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # MathJax for the offline site (package.json / package-lock.json; copied into the book by companion.book.site).
 NODE_STAMP := node_modules/.installed
 
-.PHONY: book book-paper test test-fast colab check-colab browser-deps clean help
+.PHONY: book book-paper test test-fast colab check-colab browser-deps latex-deps clean help
 
 help:
 	@echo "make book        execute every chapter (CPU default, cached) and build the HTML book"
@@ -35,7 +35,7 @@ book: $(STAMP) $(NODE_STAMP)
 book-paper: $(STAMP) $(NODE_STAMP)
 	$(PY) -m companion.book.build book --scale paper
 
-test: $(STAMP) $(NODE_STAMP) browser-deps
+test: $(STAMP) $(NODE_STAMP) browser-deps latex-deps
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
@@ -55,6 +55,16 @@ browser-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	      || echo "warning: could not install chromium; the browser test will fail"; \
 	  else echo "note: install Debian's chromium for the browser test (apt-get install chromium)"; fi; }
+
+# The citation test compiles every figure's BibTeX entry with BibTeX and pdfLaTeX (tests/book/test_latex.py):
+# Debian's texlive-latex-base (pdflatex, bibtex, natbib, hyperref); installed when we may (root with apt-get).
+latex-deps:
+	@{ command -v pdflatex >/dev/null 2>&1 && command -v bibtex >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing texlive-latex-base (citation test)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends texlive-latex-base >/dev/null) \
+	      || echo "warning: could not install texlive-latex-base; the citation test will be skipped"; \
+	  else echo "note: install Debian's texlive-latex-base for the citation test (apt-get install texlive-latex-base)"; fi; }
 
 clean:
 	rm -rf build _build

@@ -42,10 +42,26 @@ def test_every_figure_has_files_and_sidecar(smoke_chapters):
         for side in (ex.outputs / "figures").glob("fig-*.json"):
             meta = json.loads(side.read_text())
             assert meta["chapter"] == name[:2]
-            for fmt in ("pdf", "svg", "png"):
+            for fmt in ("pdf", "svg", "png", "csv"):
                 assert (side.parent / f"{meta['id']}.{fmt}").stat().st_size > 0
+            assert meta["data"]["file"] == f"{meta['id']}.csv" and meta["files"]["csv"]["file"] == meta["data"]["file"]
             n += 1
     assert n >= 2
+
+
+def test_every_figure_is_legible_in_print(smoke_chapters):
+    """Legends and tick labels at least 8 pt once a figure is printed at the text width (6.3 in): a wider
+    figure is scaled down, and its letters with it (companion.publish.figures.legibility)."""
+    from companion.publish.figures import MIN_FONT_PT
+
+    small = []
+    for ex in smoke_chapters.values():
+        for side in sorted((ex.outputs / "figures").glob("fig-*.json")):
+            printed = json.loads(side.read_text())["print"]
+            if printed["min_font_pt"] is not None and printed["min_font_pt"] < MIN_FONT_PT:
+                small.append(f"{side.stem}: {printed['min_font_pt']} pt ({printed['smallest']!r}; "
+                             f"{printed['width_in']} in wide, printed at {printed['scale']:.0%})")
+    assert not small, "figures with letters below 8 pt in print:\n" + "\n".join(small)
 
 
 def test_cache_hit_and_corruption(smoke_chapters, tmp_path):
@@ -105,3 +121,39 @@ def test_cache_key_rejects_an_unknown_chapter_or_scale():
         build.cache_key("nope", "smoke")
     with pytest.raises(ValueError, match=r"scale='tiny' is invalid; allowed: one of 'smoke'"):
         build.cache_key("01_models", "tiny")
+
+
+def test_build_output_stays_off_the_pages(smoke_chapters):
+    """Progress bars, log records and warnings go to the chapter's build log (relayed to the terminal), not
+    into the notebook: no executed chapter has an output on stderr, and the build's setup cell is hidden."""
+    for name, ex in smoke_chapters.items():
+        nb = nbformat.read(ex.notebook, as_version=4)
+        setup = nb.cells[0]
+        assert build.SETUP_TAG in setup.metadata["tags"] and "remove-cell" in setup.metadata["tags"], name
+        stderr = [o.text[:200] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.output_type == "stream" and o.name == "stderr"]
+        assert not stderr, f"{name} writes to stderr on its page: {stderr[:3]}"
+        assert (ex.notebook.parent / "build.log").is_file(), name
+
+
+def test_relay_passes_the_build_log_to_the_terminal(tmp_path):
+    log_file = tmp_path / "build.log"
+    log_file.write_text("")
+    seen = []
+    with build._relay(log_file, "[03] ", seen.append, interval_s=0.05):
+        with log_file.open("a") as fh:
+            fh.write("first line\nsweep:  50%|#####     | 1/2\n")
+            fh.flush()
+            import time
+
+            time.sleep(0.3)
+            fh.write("no newline at the end")
+    assert seen == ["[03] first line", "[03] sweep:  50%|#####     | 1/2", "[03] no newline at the end"]
+
+
+def test_the_setup_cell_is_only_in_the_book_build(tmp_path):
+    src = build.NOTEBOOKS / "01_models.md"
+    plain = nbformat.read(build.to_ipynb(src, tmp_path / "a.ipynb"), as_version=4)
+    book = nbformat.read(build.to_ipynb(src, tmp_path / "b.ipynb", setup=True), as_version=4)
+    assert len(book.cells) == len(plain.cells) + 1
+    assert book.cells[0].source == build.SETUP_SOURCE and book.cells[0].id == build.SETUP_TAG

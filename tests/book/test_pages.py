@@ -16,8 +16,11 @@ from markdown_it import MarkdownIt
 
 import companion
 from companion.book import build
+from companion.book import cite
 from companion.book import cli
+from companion.book import front
 from companion.book import pages
+from companion.book import sphinx_ext
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,17 +130,56 @@ def test_figure_index_warns_once_about_uncommitted_builds_and_handles_none(tmp_p
 
 def test_citations(tmp_path):
     fig = _sidecar(tmp_path, "fig-03-rates", "Rates & errors: 50% of $x_l$ see {numref}`fig-03-other` #1 in_domain.")
-    text = pages.citation_text(fig)
+    chapters = {"03": "03_degeneracy"}
+    text = pages.citation_text(fig, chapters)
     assert text.startswith("The companion authors (2026). Figure fig-03-rates: Rates & errors")
     assert "{numref}" not in text and "fig-03-other" in text
-    assert "version 0.1.0 (git commit 0123456789ab)" in text and text.endswith(pages.REPOSITORY)
-    bib = pages.citation_bibtex(fig)
+    url = "https://ntk-companion.github.io/resnet-ntk-companion/notebooks/03_degeneracy.html#fig-03-rates"
+    assert "version 0.1.0 (git commit 0123456789ab)" in text and text.endswith(url)
+    bib = pages.citation_bibtex(fig, chapters)
     assert bib.startswith("@misc{companion-fig-03-rates,\n") and bib.endswith("\n}")
-    assert bib.count("{") == bib.count("}")
-    assert r"Rates \& errors: 50\% of $x_l$ see fig-03-other \#1 in\_domain." in bib  # math kept as is
+    assert bib.count("{") - bib.count("\\{") == bib.count("}") - bib.count("\\}")
+    assert r"Rates \& errors: 50\% of $x_l$ see figure fig-03-other \#1 in\_domain." in bib  # math kept as is
     assert "author       = {{The companion authors}}" in bib  # braces: a corporate author, not "authors, The"
-    assert "year         = {2026}" in bib and "git commit 0123456789abcdef0123" in bib
-    assert pages.bibtex_escape(r"already \& escaped") == r"already \& escaped"
+    assert "year         = {2026}" in bib and "Git commit 0123456789abcdef0123" in bib
+    assert f"url          = {{{url}}}" in bib
+    # Without a chapter mapping, the repository's chapters are used (the CLI has no staged book).
+    assert pages.citation_bibtex(fig).count("notebooks/03_") == 1
+
+
+@pytest.mark.parametrize("caption, expected", [
+    ("depth 10^4 and R^2", "depth $10^{4}$ and $R^{2}$"),
+    (r"$\alpha = L^{-\gamma}$ & more", r"$\alpha = L^{-\gamma}$ \& more"),
+    ("γ ≤ 1 · α — ok", r"$\gamma$ $\le$ 1 $\cdot$ $\alpha$ --- ok"),
+    ("`n_train` **bold** *em* {math}`q_l` {eq}`eq-03-x`", r"\texttt{n\_train} bold em $q_l$"),
+    ("~ { } \\ $5 and 100%", r"\~{} \{ \} \textbackslash{} \$5 and 100\%"),
+])
+def test_latex_text(caption, expected):
+    assert cite.latex_text(caption) == expected
+
+
+def test_cite_metadata_comes_from_citation_cff(tmp_path):
+    meta = cite.metadata()
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert meta["title"] == cff["title"] == pages.BOOK_TITLE and meta["version"] == str(cff["version"])
+    assert cite.FALLBACK == meta  # what an installed package without CITATION.cff cites
+    people = tmp_path / "CITATION.cff"
+    people.write_text("title: T\nversion: 1.0\nauthors:\n  - family-names: Huang\n    given-names: Kai Xuan\n"
+                      "  - family-names: Wang\n    given-names: Yuqing\n")
+    meta = cite.metadata(people)
+    assert cite.authors_bibtex(meta) == "Huang, Kai Xuan and Wang, Yuqing"
+    assert cite.authors_text(meta) == "Huang, K. X. & Wang, Y."
+    (tmp_path / "bad.cff").write_text("title: T\n")
+    with pytest.raises(ValueError, match="version, authors"):
+        cite.metadata(tmp_path / "bad.cff")
+
+
+def test_book_citation():
+    bib = cite.book_bibtex("0123456789abcdef", "2026")
+    assert bib.startswith("@misc{companion-book,") and "version 0.1.0" in bib and "Git commit 0123456789abcdef" in bib
+    assert "url          = {https://ntk-companion.github.io/resnet-ntk-companion/}" in bib
+    assert cite.book_text("0123456789abcdef", "2026").startswith("The companion authors (2026). Deep ResNets")
+    assert "(git commit 0123456789ab-dirty)" in cite.book_text("0123456789abcdef0123-dirty", "2026")
 
 
 def test_plain_caption():
@@ -161,7 +203,8 @@ def test_claims_page_tables_counts_links_and_failures(tmp_path):
     assert page.count("**FAIL**") == 1 + 1  # the intro sentence and the failing row
     rows = _table_rows(page)
     assert len(rows) == 2 + 3  # two header rows, three claims
-    assert all(len(r) == 6 for r in rows), rows  # the '|' in claims and tolerances did not split cells
+    assert all(len(r) == 8 for r in rows), rows  # the '|' in claims and tolerances did not split cells
+    assert [r[5] for r in rows if r[0] != "claim (id)"] == ["pass", "**FAIL**", "pass"]
     assert any("|measured - target| <= 0.01" in cell for r in rows for cell in r)
     assert any(r[0].startswith("norm | stays") for r in rows)
 
@@ -214,7 +257,8 @@ def test_config_serves_mathjax_from_the_site():
     assert sphinx["mathjax_path"] == "mathjax/" + pages.MATHJAX_ENTRY
     assert "://" not in sphinx["mathjax_path"]
     assert "_extra" in sphinx["html_extra_path"]
-    assert "companion.book.pages" in config["sphinx"]["extra_extensions"]
+    assert "companion.book.sphinx_ext" in config["sphinx"]["extra_extensions"]
+    assert config["html"]["baseurl"] == cite.SITE_URL
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/mathjax"]["version"].startswith("3.")
 
@@ -225,7 +269,7 @@ def test_dedupe_scripts_keeps_the_first_of_each():
 
     files = [js("a.js"), js(None, body="const X = 1"), js("", body="const X = 1"), js("a.js"), js("b.js", defer="defer")]
     context = {"script_files": files}
-    pages._dedupe_scripts(None, "page", "page.html", context, None)
+    sphinx_ext.dedupe_scripts(None, "page", "page.html", context, None)
     assert [(f.filename, f.attributes) for f in context["script_files"]] == [
         ("a.js", {}), (None, {"body": "const X = 1"}), ("b.js", {"defer": "defer"})
     ]
@@ -324,8 +368,11 @@ def test_citation_cff():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0"
     assert cff["title"] == pages.BOOK_TITLE
-    assert cff["authors"] == [{"name": pages.AUTHORS}]
+    # The authors are a placeholder entity until the real names are filled in, the same everywhere.
+    assert cff["authors"] == [{"name": "The companion authors"}]
+    assert yaml.safe_load((ROOT / "_config.yml").read_text())["author"] == cite.authors_text(cite.metadata())
     assert cff["repository-code"] == pages.REPOSITORY
+    assert cff["url"] == cite.SITE_URL
     assert cff["license"] == "MIT"
     assert str(cff["version"]) == companion.__version__
     titles = " ".join(r["title"] for r in cff["references"])
@@ -334,3 +381,97 @@ def test_citation_cff():
     years = sorted(r["year"] for r in cff["references"])
     assert years == [2020, 2022, 2024]
     assert re.search(r"arXiv:2403\.04545", json.dumps(cff["references"]))
+
+
+# ------------------------------------------------------------------- issue 15: what readers see
+
+
+def _cf_row(id, passed=True, rejected=True, claim="q stays bounded"):
+    return {**_row(id, passed, claim), "counterfactual": "the FFNet | instead", "counterfactual_measured": "0.5",
+            "counterfactual_passed": str(not rejected)}
+
+
+def _claims_cf(folder: Path, chapter: str, rows: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"claims_{chapter}.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_claims_page_shows_counterfactuals_like_the_chapters(tmp_path):
+    static = tmp_path / "_static"
+    _claims_cf(static / "results", "03_degeneracy", [_cf_row("03-a"), _cf_row("03-b", rejected=False)])
+    page = pages.claims_page(static, {"03": "03_degeneracy"})
+    assert "**1 of 2 counterfactuals" in page and "rejected**" in page
+    assert "`03-b` (chapter 03)" in page  # listed: its check does not reject the counterfactual
+    rows = _table_rows(page)
+    assert rows[0] == list(pages.CLAIMS_HEADER)
+    assert all(len(r) == 8 for r in rows)
+    assert rows[1][6] == "the FFNet | instead: 0.5" and rows[1][7] == "yes" and rows[2][7] == "**NO**"
+    assert pages.claims_summary(static) == {"claims": 2, "hold": 2, "counterfactuals": 2, "rejected": 1}
+
+
+def test_figure_index_links_each_figures_data_and_the_result_tables(tmp_path):
+    static = tmp_path / "_static"
+    _sidecar(static / "figures", "fig-01-norms")
+    (static / "figures" / "fig-01-norms.csv").write_text("panel,x,y\n1,0,1\n")
+    meta = json.loads((static / "figures" / "fig-01-norms.json").read_text())
+    meta["files"]["csv"] = {"file": "fig-01-norms.csv", "sha256": "x"}
+    (static / "figures" / "fig-01-norms.json").write_text(json.dumps(meta))
+    _claims(static / "results", "01_models", [_row("01-a"), _row("01-b")])
+    page = pages.figure_index(static, {"01": "01_models"})
+    assert "(figure-index-fig-01-norms)=\n### fig-01-norms" in page
+    assert "{download}`data (CSV) <_static/figures/fig-01-norms.csv>`" in page
+    assert "(data-tables)=" in page
+    assert "| `claims_01_models` | 01 | 2 | {download}`claims_01_models.csv <_static/results/claims_01_models.csv>` |" in page
+    assert "notebooks/01_models.html#fig-01-norms" in page  # the citation's URL: the figure on its page
+
+
+def test_front_matter_headline_findings_live_count_and_citation(tmp_path):
+    dest = tmp_path / "book"
+    (dest / "notebooks").mkdir(parents=True)
+    for name in ("01_models", "03_degeneracy"):
+        (dest / "notebooks" / f"{name}.ipynb").write_text(json.dumps({"cells": []}))
+    _sidecar(dest / "_static" / "figures", "fig-01-norms")
+    _sidecar(dest / "_static" / "figures", "fig-03-ntk", "The NTK for L up to 10^4 and $\\gamma = 1$.")
+    _claims_cf(dest / "_static" / "results", "01_models", [_cf_row("01-a"), _cf_row("01-b")])
+    _claims_cf(dest / "_static" / "results", "03_degeneracy", [_cf_row("03-a", passed=False)])
+    (dest / "findings.yml").write_text(
+        "- chapter: 01_models\n  finding: >-\n    Signals.\n- chapter: 03_degeneracy\n  finding: Kernels.\n"
+        "- chapter: 06_experiments\n  finding: Not in this build.\n")
+    text = front.front_matter(dest)
+    assert "```{figure} /_static/figures/fig-03-ntk.png" in text  # the headline figure
+    assert ":alt: The NTK for L up to 10⁴ and γ = 1." in text
+    assert "The NTK for L up to $10^{4}$ and $\\gamma = 1$. (from {doc}`/notebooks/03_degeneracy`)" in text
+    assert "- {doc}`/notebooks/01_models`: Signals." in text and "Not in this build" not in text
+    assert "**3 claims**" in text and "**2 of 3 hold**" in text and "every check rejects its counterfactual" in text
+    assert "(cite-this-book)=" in text and "@misc{companion-book," in text
+    assert "{download}`figures.bib </_static/figures.bib>`" in text
+    with pytest.raises(ValueError, match="findings.yml"):
+        (dest / "findings.yml").write_text("- chapter: 01_models\n")
+        front.findings(dest / "findings.yml")
+
+
+def test_intro_includes_the_generated_front_matter():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert "```{include} _generated/front.md" in intro
+    for words in ("could not be", "offline", "reviewer", "pilot", "[U]"):
+        assert words not in intro, words
+    guide = (ROOT / "book" / "guide.md").read_text()
+    assert "(notation)=" in guide and "| symbol | meaning | where |" in guide
+
+
+@pytest.mark.parametrize("tex, text", [
+    (r"\gamma", "γ"), (r"\alpha = L^{-\gamma}", "α = L⁻ᵞ"), (r"1 - \rho_0", "1 - ρ₀"), (r"m^{-1/2}", "m^(-1/2)"),
+    (r"\tfrac38 \ln L / L", "3/8 ln L / L"), (r"\mathrm{relu}(x)", "relu(x)"), (r"10^4", "10⁴"),
+    (r"\int_0^1 f", None), (r"\begin{aligned} x \end{aligned}", None),
+])
+def test_tex_to_unicode(tex, text):
+    assert cite.tex_to_unicode(tex) == text
+
+
+def test_alt_text_has_no_tex():
+    alt = cite.alt_text(r"Normalised NTK {eq}`eq-03-x` against $\rho_0$ for $L$ up to 10^4, $\alpha = L^{-\gamma}$, "
+                        r"$\sqrt{2/m}$ and $\frac{1}{2}$ **bold**.")
+    assert alt == "Normalised NTK against ρ₀ for L up to 10⁴, α = L⁻ᵞ, √(2/m) and 1/2 bold."

@@ -5,6 +5,11 @@ papermill with the chapter's ``scale`` -> executed notebook + its figures and ta
 content-addressed cache -> staged with ``book/`` into ``build/book`` -> Jupyter Book 1.x (Sphinx, no
 re-execution) -> ``_build/html``.
 
+Build output stays off the pages: the build prepends a hidden cell (tag ``remove-cell``) that sends
+warnings and library log records to the chapter's build log, and :mod:`companion.util.console` sends
+progress bars and ``log`` lines there too (``COMPANION_BOOK=1``, ``COMPANION_LOG``). The build relays that
+log to its own terminal while the chapter runs, and keeps it in the cache entry (``build.log``).
+
 The cache key is the sha256 of the chapter source, its parameters, the package source and the pinned
 environment, so an unchanged chapter is never re-executed and any change that could alter a number is.
 Each cache entry carries a manifest of its files' sha256; an entry that fails the check is reported,
@@ -21,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,6 +39,13 @@ from companion.util.storage import sha256_bytes
 from companion.book.paths import BUILD, CACHE, HTML, NOTEBOOKS, ROOT, STAGE, chapter_names  # noqa: F401 (re-exported)
 
 COLAB_TEMPLATE = "colab_install.py"
+SETUP_TAG = "companion-book-setup"
+# The hidden first cell of every chapter the book build executes (see companion.util.console).
+SETUP_SOURCE = (
+    "# Book build only (hidden): warnings and library log records go to the build log, not the page.\n"
+    "from companion.util import console as _companion_console\n"
+    "_companion_console.configure_book_build()"
+)
 
 
 class ChapterError(RuntimeError):
@@ -92,12 +105,22 @@ def cache_key(chapter: str, scale: str, overrides: Mapping[str, Any] | str | Non
     return sha256_bytes(sha256_bytes(src).encode() + spec + source_fingerprint().encode())
 
 
-def to_ipynb(md: Path, dest: Path) -> Path:
-    """Convert a jupytext MyST chapter to an (unexecuted, unpaired) ``.ipynb`` at ``dest``."""
+def to_ipynb(md: Path, dest: Path, setup: bool = False) -> Path:
+    """Convert a jupytext MyST chapter to an (unexecuted, unpaired) ``.ipynb`` at ``dest``.
+
+    ``setup``: prepend the book build's hidden setup cell (:data:`SETUP_SOURCE`, tags ``remove-cell`` and
+    :data:`SETUP_TAG`), which routes warnings and log records to the build log.
+    """
     import jupytext
+    import nbformat
 
     nb = jupytext.read(md)
     nb.metadata.pop("jupytext", None)  # unpaired: papermill must never write into a paired source
+    if setup:
+        cell = nbformat.v4.new_code_cell(SETUP_SOURCE)
+        cell.metadata["tags"] = ["remove-cell", SETUP_TAG]
+        cell["id"] = SETUP_TAG  # fixed: a random id would make the executed notebook differ run to run
+        nb.cells.insert(0, cell)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(nb, dest, fmt="ipynb")
     return dest
@@ -175,15 +198,18 @@ def execute(
         shutil.rmtree(entry)
     tmp = cache / f".tmp-{chapter}-{uuid.uuid4().hex[:8]}"
     (tmp / "outputs").mkdir(parents=True)
-    src = to_ipynb(NOTEBOOKS / f"{chapter}.md", tmp / f"{chapter}.source.ipynb")
+    src = to_ipynb(NOTEBOOKS / f"{chapter}.md", tmp / f"{chapter}.source.ipynb", setup=True)
     out = tmp / f"{chapter}.ipynb"
     log(f"[{chapter}] executing at scale {scale!r} ...")
     start = time.perf_counter()
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    build_log = tmp / "build.log"
+    build_log.touch()
     try:
-        with _env(COMPANION_OUTPUT=str(tmp / "outputs"), COMPANION_BOOK="1", PYTHONHASHSEED="0"):
+        with _env(COMPANION_OUTPUT=str(tmp / "outputs"), COMPANION_BOOK="1", COMPANION_LOG=str(build_log),
+                  PYTHONHASHSEED="0"), _relay(build_log, f"[{chapter}] ", log):
             papermill.execute_notebook(
                 str(src),
                 str(out),
@@ -214,6 +240,45 @@ def execute(
     return Executed(chapter, scale, entry / f"{chapter}.ipynb", entry / "outputs", False, seconds)
 
 
+@contextlib.contextmanager
+def _relay(path: Path, prefix: str, log, interval_s: float = 1.0) -> Iterator[None]:
+    """While the block runs, pass every new line of the file ``path`` to ``log`` (prefixed); the rest at the end.
+
+    This is how a chapter's progress bars, log lines and warnings (written to its build log by
+    :mod:`companion.util.console`) reach the build's terminal while the chapter executes.
+    """
+    stop = threading.Event()
+    state = {"offset": 0, "pending": ""}
+
+    def pump(final: bool = False) -> None:
+        try:
+            with path.open("r", encoding="utf-8", errors="replace") as fh:
+                fh.seek(state["offset"])
+                chunk = fh.read()
+                state["offset"] = fh.tell()
+        except OSError:
+            return
+        text = state["pending"] + chunk
+        lines = text.split("\n")
+        state["pending"] = "" if final else lines.pop()
+        for line in lines:
+            if line.strip():
+                log(prefix + line)
+
+    def run() -> None:
+        while not stop.wait(interval_s):
+            pump()
+
+    thread = threading.Thread(target=run, name="companion-build-log", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        pump(final=True)
+
+
 def _failed_cell_source(nb_path: Path, exec_count: int | None) -> str:
     """The first lines of the code cell that raised (found by its execution count)."""
     try:
@@ -229,7 +294,7 @@ def _failed_cell_source(nb_path: Path, exec_count: int | None) -> str:
 
 def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
     """Lay out the book sources in ``dest``: ``book/`` pages, config, executed chapters, figure files."""
-    from companion.book import explorer, pages
+    from companion.book import explorer, front, pages
 
     if dest.exists():
         shutil.rmtree(dest)
@@ -244,6 +309,7 @@ def stage(executed: list[Executed], dest: Path = STAGE) -> Path:
             if src.is_dir():
                 shutil.copytree(src, dest / "_static" / kind, dirs_exist_ok=True)
     pages.write_generated_pages(dest)
+    front.write_front_matter(dest)  # after the pages it summarises
     pages.install_mathjax(dest)  # served by the site itself (offline); see companion.book.pages
     explorer.install(dest)  # the depth explorer page's data and Plotly; see companion.book.explorer
     return dest

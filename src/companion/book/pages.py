@@ -1,7 +1,9 @@
-"""Pages and assets the build generates for the website: the figure index, the claims page, MathJax.
+"""Pages and assets the build generates for the website: the figure index, the claims page, the landing
+page's generated part (:mod:`companion.book.front`), MathJax.
 
-The two pages read only what the executed chapters wrote (figure sidecars ``fig-*.json``, claim tables
-``claims_<chapter>.csv``) into the staged book's ``_static``, so they list exactly what the book shows.
+The pages read only what the executed chapters wrote (figure sidecars ``fig-*.json`` with their files and
+data CSVs, claim tables ``claims_<chapter>.csv``, result tables) into the staged book's ``_static``, so they
+list exactly what the book shows. Citations (text and BibTeX) come from :mod:`companion.book.cite`.
 
 MathJax is served from the site itself (no CDN), so the book renders offline: :func:`install_mathjax`
 copies the ``mathjax`` npm package (``package.json``; ``make`` runs ``npm ci``) into the staged book's
@@ -19,10 +21,10 @@ import shutil
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from companion.book.paths import REPOSITORY, ROOT
+from companion.book import cite
+from companion.book.paths import REPOSITORY, ROOT, chapter_names  # noqa: F401 (REPOSITORY re-exported)
 
-BOOK_TITLE = "Deep ResNets versus deep FFNets: a neural tangent kernel companion"
-AUTHORS = "The companion authors"
+BOOK_TITLE = cite.metadata()["title"]
 FORMATS = ("pdf", "svg", "png")
 
 MATHJAX_PACKAGE = ROOT / "node_modules" / "mathjax"
@@ -120,48 +122,23 @@ def plain_caption(caption: str) -> str:
     return " ".join(text.split())
 
 
-def citation_text(fig: Mapping) -> str:
-    """A plain-text citation of one figure."""
-    return (
-        f"{AUTHORS} ({_year(fig)}). Figure {fig['id']}: {plain_caption(fig['caption'])} "
-        f"In: {BOOK_TITLE}, version {fig['version']} (git commit {short_commit(fig)}). {REPOSITORY}"
-    )
+def _chapters(chapters: Mapping[str, str] | None) -> dict[str, str]:
+    """``{"03": "03_degeneracy"}``: the given mapping, else every chapter of the repository."""
+    return dict(chapters) if chapters is not None else {name[:2]: name for name in chapter_names()}
 
 
-_BIBTEX_SPECIAL = re.compile(r"(?<!\\)([&%#])")
-
-
-def bibtex_escape(text: str) -> str:
-    """Escape ``& % #`` and ``_`` outside ``$...$`` math for BibTeX/LaTeX."""
-    parts = re.split(r"(\$[^$]*\$)", text)
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2 == 0:  # outside math
-            part = _BIBTEX_SPECIAL.sub(r"\\\1", part)
-            part = re.sub(r"(?<!\\)_", r"\\_", part)
-        out.append(part)
-    return "".join(out)
+def citation_text(fig: Mapping, chapters: Mapping[str, str] | None = None) -> str:
+    """A plain-text citation of one figure, with its URL on the published site (chapter page and anchor)."""
+    return cite.figure_text(fig, _chapters(chapters))
 
 
 def bibtex_key(fig: Mapping) -> str:
     return "companion-" + str(fig["id"])
 
 
-def citation_bibtex(fig: Mapping) -> str:
-    """A BibTeX ``@misc`` entry for one figure."""
-    caption = bibtex_escape(plain_caption(fig["caption"]))
-    return "\n".join(
-        [
-            f"@misc{{{bibtex_key(fig)},",
-            f"  author       = {{{{{AUTHORS}}}}},",
-            f"  title        = {{{{Figure {fig['id']}}}: {caption}}},",
-            f"  howpublished = {{In: {BOOK_TITLE}, version {fig['version']}}},",
-            f"  year         = {{{_year(fig)}}},",
-            f"  note         = {{Figure id {fig['id']}; git commit {_commit(fig)}}},",
-            f"  url          = {{{REPOSITORY}}}",
-            "}",
-        ]
-    )
+def citation_bibtex(fig: Mapping, chapters: Mapping[str, str] | None = None) -> str:
+    """A BibTeX ``@misc`` entry for one figure that LaTeX compiles (see :func:`companion.book.cite.latex_text`)."""
+    return cite.figure_bibtex(fig, _chapters(chapters), bibtex_key(fig))
 
 
 def _chapter_link(number: str, chapters: Mapping[str, str]) -> str:
@@ -189,10 +166,16 @@ def figure_index(static: Path, chapters: Mapping[str, str] | None = None, labels
         "(figure-index)=",
         "# Figure index",
         "",
-        "Every figure of the book, with its files (PDF and SVG for print, PNG at 300 dpi), its sidecar JSON",
-        "(caption, parameters, data source and its hash, package version, git commit, date) and a ready",
-        "citation. Each figure has a stable id `fig-<chapter>-<name>`. `companion figures export DIR` writes",
-        "the same files from a local build, with a `figures.bib` of all the entries below.",
+        "Every figure of the book, with its files (PDF and SVG for print, PNG at 300 dpi), the numbers it",
+        "shows (CSV), its sidecar JSON (caption, parameters, data source and its hash, package version, git",
+        "commit, date) and a ready citation. Each figure has a stable id `fig-<chapter>-<name>`.",
+        "`companion figures export DIR` writes the same files from a local build, with a `figures.bib` of all",
+        "the entries below. The chapters' result tables are listed {ref}`at the end <data-tables>`.",
+        "",
+        "A figure's CSV has one row per plotted point: `panel` (numbered from 1), the panel's title and axis",
+        "labels, `series` (the legend entry), `kind` (`line`, `scatter`, `bar`, `image`, `hline`, `vline`)",
+        "and `x`, `y` (and `z`, a colour value) in the units of the axes, unless its chapter wrote its own",
+        "columns (the sidecar says which).",
         "",
     ]
     if not figs:
@@ -219,16 +202,20 @@ def figure_index(static: Path, chapters: Mapping[str, str] | None = None, labels
             f"{{download}}`{fmt.upper()}{' (300 dpi)' if fmt == 'png' else ''} <_static/figures/{fid}.{fmt}>`"
             for fmt in FORMATS
         )
+        csv_file = ((fig.get("files") or {}).get("csv") or {}).get("file")
+        if csv_file and (Path(static) / "figures" / csv_file).is_file():
+            downloads += f" · {{download}}`data (CSV) <_static/figures/{csv_file}>`"
         lines += [
+            f"({cite.index_anchor(fid)})=",
             f"### {fid}",
             "",
             f"```{{image}} _static/figures/{fid}.png",
-            f":alt: {plain_caption(fig['caption'])}",
+            f":alt: {cite.alt_text(fig['caption'])}",
             ":width: 360px",
             ":class: figure-thumbnail",
             "```",
             "",
-            f"{fig['caption']} Shown as {where}{_chapter_link(number, chapters)}.",
+            f"{cite.myst_text(fig['caption'])} Shown as {where}{_chapter_link(number, chapters)}.",
             "",
             f"**Files:** {downloads} · {{download}}`sidecar JSON <_static/figures/{fid}.json>`",
             "",
@@ -237,13 +224,13 @@ def figure_index(static: Path, chapters: Mapping[str, str] | None = None, labels
             "```{code-block} text",
             ":class: figure-citation",
             "",
-            citation_text(fig),
+            citation_text(fig, chapters or None),
             "```",
             "",
             "```{code-block} bibtex",
             ":class: figure-citation",
             "",
-            citation_bibtex(fig),
+            citation_bibtex(fig, chapters or None),
             "```",
             "",
             ":::{dropdown} Parameters and provenance",
@@ -266,12 +253,35 @@ def figure_index(static: Path, chapters: Mapping[str, str] | None = None, labels
             ":::",
             "",
         ]
+    lines += data_tables(static)
     return "\n".join(lines)
 
 
-def bibliography(static: Path) -> str:
+def data_tables(static: Path) -> list[str]:
+    """The figure index's last section: every result table (``_static/results/*.csv``) for download."""
+    tables = sorted((Path(static) / "results").glob("*.csv"))
+    lines = ["(data-tables)=", "## Result tables", ""]
+    if not tables:
+        return lines + ["No chapter has written a result table yet.", ""]
+    lines += [
+        "The tables the chapters computed, as CSV (one file per table; the claims tables are the ones the",
+        "{ref}`claims page <claims>` collects). Each figure's own numbers are linked beside it above.",
+        "",
+        "| table | chapter | rows | download |",
+        "|---|---|---|---|",
+    ]
+    for path in tables:
+        with path.open(newline="") as f:
+            n_rows = max(sum(1 for _ in csv.reader(f)) - 1, 0)
+        number = re.search(r"(?:^|_)(\d\d)(?:_|$)", path.stem)
+        lines.append(f"| `{_cell(path.stem)}` | {number.group(1) if number else '—'} | {n_rows} | "
+                     f"{{download}}`{_cell(path.name)} <_static/results/{path.name}>` |")
+    return lines + [""]
+
+
+def bibliography(static: Path, chapters: Mapping[str, str] | None = None) -> str:
     """All figures' BibTeX entries, one file (``figures.bib``)."""
-    return "\n\n".join(citation_bibtex(f) for f in figure_sidecars(static)) + "\n"
+    return "\n\n".join(citation_bibtex(f, chapters) for f in figure_sidecars(static)) + "\n"
 
 
 # --------------------------------------------------------------------------------------------- claims
@@ -297,25 +307,73 @@ def _passed(row: Mapping) -> bool:
     return str(row.get("passed", "")).strip() == "True"
 
 
+def _rejected(row: Mapping) -> bool | None:
+    """Whether the claim's counterfactual was rejected by the check (``None``: the claim has none)."""
+    value = str(row.get("counterfactual_passed", "")).strip()
+    return None if value == "" else value == "False"
+
+
+def claims_summary(static: Path) -> dict[str, int]:
+    """``{"claims", "hold", "counterfactuals", "rejected"}`` over every chapter's claims table."""
+    rows = [r for _, r in claims_rows(static)]
+    flags = [_rejected(r) for r in rows]
+    return {"claims": len(rows), "hold": sum(_passed(r) for r in rows),
+            "counterfactuals": sum(f is not None for f in flags), "rejected": sum(f is True for f in flags)}
+
+
+def _number(text) -> str:
+    """A measured value as the chapter tables show it (4 significant digits)."""
+    try:
+        return f"{float(text):.4g}"
+    except (TypeError, ValueError):
+        return _cell(text)
+
+
+CLAIMS_HEADER = ("claim (id)", "source", "measured", "target", "tolerance", "result", "counterfactual", "rejected")
+
+
+def claims_table_rows(rows: Iterable[Mapping]) -> list[str]:
+    """Markdown rows of a claims table, columns :data:`CLAIMS_HEADER` (as :func:`companion.publish.claims.to_markdown`
+    shows them on the chapter pages, plus the claim's id); every cell escaped."""
+    out = ["| " + " | ".join(CLAIMS_HEADER) + " |", "|" + "---|" * len(CLAIMS_HEADER)]
+    for r in rows:
+        rejected = _rejected(r)
+        if rejected is None:
+            cf, rej = "none", "**none**"
+        else:
+            cf = f"{_cell(r.get('counterfactual'))}: {_number(r.get('counterfactual_measured'))}"
+            rej = "yes" if rejected else "**NO**"
+        cells = [f"{_cell(r.get('claim'))} (`{_cell(r.get('id'))}`)", _cell(r.get("source")), _number(r.get("measured")),
+                 _cell(r.get("target")), _cell(r.get("tolerance")), "pass" if _passed(r) else "**FAIL**", cf, rej]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def claims_page(static: Path, chapters: Mapping[str, str] | None = None) -> str:
     """MyST source of the claims page: one table per chapter, with a summary and every failure listed."""
     rows = claims_rows(static)
-    passed = sum(_passed(r) for _, r in rows)
+    summary = claims_summary(static)
     lines = [
         "(claims)=",
         "# Claims checked by this book",
         "",
-        "Every claim of the papers that the chapters re-measure, with the value measured when this book was",
-        f"built: **{passed} of {len(rows)} hold**. The test suite runs the same checks (at a smaller scale), so a",
-        "claim that stops holding fails the tests as well as showing **FAIL** here. Each chapter's table",
-        "links to the end of that chapter, where the claims are computed.",
+        "Every claim of the papers (and of this book's own derivations) that the chapters re-measure, with the",
+        f"value measured when this book was built: **{summary['hold']} of {summary['claims']} hold**. A claim",
+        "carries a *counterfactual*: the same measurement on an input where the claim must not hold (the other",
+        "architecture, another scaling, a shallower depth); the check must reject it, or it could not tell the",
+        "claim from its negation"
+        + (f": **{summary['rejected']} of {summary['counterfactuals']} counterfactuals rejected**."
+           if summary["counterfactuals"] else "."),
+        "The test suite runs the same checks (at a smaller scale), so a claim that stops holding fails the",
+        "tests as well as showing **FAIL** here. Each chapter's table links to the end of that chapter, where",
+        "the claims are computed.",
         "",
     ]
-    failed = [(c, r) for c, r in rows if not _passed(r)]
+    failed = [(c, r) for c, r in rows if not _passed(r) or _rejected(r) is False]
     if failed:
-        lines += [":::{warning}", f"{len(failed)} claim(s) do not hold in this build:", ""]
+        lines += [":::{warning}", f"{len(failed)} claim(s) do not hold or do not reject their counterfactual in this build:", ""]
         lines += [f"- `{_cell(r.get('id'))}` (chapter {c[:2]}): {_cell(r.get('claim'))}" for c, r in failed]
-        lines += ["", ":::", ""]  # a blank line ends the table before the fence closes
+        lines += ["", ":::", ""]  # a blank line ends the list before the fence closes
     if not rows:
         lines += ["No chapter has checked a claim yet.", ""]
     by_chapter: dict[str, list[dict]] = {}
@@ -333,18 +391,12 @@ def claims_page(static: Path, chapters: Mapping[str, str] | None = None) -> str:
             "",
             f":::{{table}} Claims of chapter {chapter}",
             ":class: claims-table",
-            ":widths: 34 18 12 12 16 8",
             "",
-            "| claim (id) | source | measured | target | tolerance | result |",
-            "|---|---|---|---|---|---|",
+            *claims_table_rows(chapter_rows),
+            "",
+            ":::",  # the blank line above ends the table before the fence closes
+            "",
         ]
-        for r in chapter_rows:
-            result = "pass" if _passed(r) else "**FAIL**"
-            lines.append(
-                f"| {_cell(r.get('claim'))} (`{_cell(r.get('id'))}`) | {_cell(r.get('source'))} | "
-                f"{_cell(r.get('measured'))} | {_cell(r.get('target'))} | {_cell(r.get('tolerance'))} | {result} |"
-            )
-        lines += ["", ":::", ""]  # a blank line ends the table before the fence closes
     return "\n".join(lines)
 
 
@@ -352,40 +404,12 @@ def claims_page(static: Path, chapters: Mapping[str, str] | None = None) -> str:
 
 
 def write_generated_pages(dest: Path) -> None:
-    """Write ``figures.md`` and ``claims.md`` into the staged book ``dest``."""
+    """Write ``figures.md``, ``claims.md`` and ``_static/figures.bib`` into the staged book ``dest``
+    (the landing page's generated part is :func:`companion.book.front.write_front_matter`)."""
     dest = Path(dest)
     static = dest / "_static"
     chapters = chapter_docs(dest)
     (dest / "figures.md").write_text(figure_index(static, chapters, figure_labels(dest)))
     (dest / "claims.md").write_text(claims_page(static, chapters))
-
-
-# ---------------------------------------------------------------------------------- Sphinx extension
-
-
-def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
-    """Drop repeated ``<script>`` entries from a page.
-
-    Sphinx 7.4 registers an inline script added after the builder started (sphinx-thebe's and
-    sphinx-togglebutton's configuration) twice, once with filename ``None`` and once with ``''``;
-    the repeated ``const THEBE_JS_URL`` is then a JavaScript error on every page.
-    """
-    files = context.get("script_files")
-    if not isinstance(files, list):
-        return
-    seen, unique = set(), []
-    for js in files:
-        key = (getattr(js, "filename", js) or "", tuple(sorted(getattr(js, "attributes", {}).items())))
-        if key not in seen:
-            seen.add(key)
-            unique.append(js)
-    files[:] = unique
-
-
-def setup(app):
-    """Sphinx extension (``extra_extensions`` in ``_config.yml``): page fixes the site needs."""
-    app.connect("html-page-context", _dedupe_scripts)
-    # MathJax on every page: a chapter title with math (chapter 4's) appears in every page's sidebar,
-    # and Sphinx would otherwise load MathJax only on pages whose own body has equations.
-    app.set_html_assets_policy("always")
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    if figure_sidecars(static):
+        (static / "figures.bib").write_text(bibliography(static, chapters))

@@ -15,6 +15,9 @@ CACHE = BUILD / "cache" / "chapters"  # executed chapters, content-addressed
 STAGE = BUILD / "book"  # the staged book that Jupyter Book builds
 HTML = ROOT / "_build" / "html"
 REPOSITORY = "https://github.com/ntk-companion/resnet-ntk-companion"  # Colab links, citations
+# Where the book is published (GitHub Pages of REPOSITORY; ``html.baseurl`` in _config.yml says the same,
+# a test checks): citations link each figure's own page and anchor there.
+SITE_URL = "https://ntk-companion.github.io/resnet-ntk-companion/"
 
 
 def chapter_names() -> list[str]:

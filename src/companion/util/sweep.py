@@ -15,7 +15,8 @@ sha256 of the sweep's name, its ``version`` string and the point's parameters (c
 
 Results must be JSON-serialisable after :func:`to_jsonable` (NumPy scalars and arrays become numbers
 and lists; non-finite floats are kept as ``NaN``/``Infinity``). A progress bar (tqdm) shows the sweep,
-and each computed point is announced with its parameters and how long it took.
+and each computed point is announced with its parameters and how long it took; both go through
+:mod:`companion.util.console`, so in the book build they reach the build's terminal, not the page.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from companion.util import console
 from companion.util import validate as check
 from companion.util.storage import atomic_write_text
 
@@ -123,7 +124,8 @@ def run_sweep(
       grid: the points, each a dict of JSON-able parameters (no duplicate points).
       fn: ``fn(point) -> dict`` of JSON-able results; its keys must not repeat a parameter's name.
       out_dir: folder for the sweep's entries (created if needed).
-      progress: show a tqdm progress bar and announce each computed point on stderr.
+      progress: show a tqdm progress bar and announce each computed point (on stderr; in the book
+        build in the build log, see :mod:`companion.util.console`).
       version: part of every entry's address: change it whenever ``fn`` changes meaning.
 
     Returns:
@@ -160,10 +162,8 @@ def run_sweep(
             if now - stale.stat().st_mtime > STALE_SECONDS:
                 stale.unlink()
 
-    from tqdm import tqdm  # plain text bar: works in terminals, notebooks and logs alike
-
     out: list[dict] = []
-    bar = tqdm(total=len(points), desc=name, disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    bar = console.progress(total=len(points), desc=name, disable=not progress)
     try:
         for point, key in zip(points, keys):
             path = folder / f"{key}.json"
@@ -177,7 +177,7 @@ def run_sweep(
             cached = entry is not None
             if entry is None:
                 if progress:
-                    tqdm.write(f"[{name}] computing {_describe(point)}", file=sys.stderr)
+                    console.write(f"[{name}] computing {_describe(point)}")
                 t0 = time.perf_counter()
                 result = fn(dict(point))
                 seconds = time.perf_counter() - t0
@@ -198,7 +198,7 @@ def run_sweep(
                 }
                 atomic_write_text(path, json.dumps(entry, sort_keys=True, allow_nan=True))
                 if progress:
-                    tqdm.write(f"[{name}] done in {seconds:.2f} s", file=sys.stderr)
+                    console.write(f"[{name}] done in {seconds:.2f} s")
             result = entry["result"]
             out.append({**point, **result, "_seconds": float(entry.get("seconds", math.nan)), "_cached": cached})
             bar.update(1)
