@@ -18,8 +18,9 @@ each stage is compiled once per (shape, dtype, method). Depth, alpha and the tab
 
 Precision: ``dtype="float64"`` works in float64 (inside :func:`~.precision.float64_scope`, whatever
 the global x64 flag). ``dtype="float32"`` with the depth-free table works in float32 throughout (Gram
-matrix, angles, table, truncated to the degree float32 needs), with the exact ``1 -+ rho`` of the
-near pairs: that is the fast path. ``dtype="float32"`` with the recursion runs the float64 recursion
+matrix, a polynomial arctangent, and a lookup table of the depth-free map, :func:`lerp_table`, linear
+in ``log2`` of the angle: 4 gathers per entry), with the exact ``1 -+ rho`` of the near pairs: that
+is the fast path (about 2x the float32 Gram matrix alone, ``benchmarks/README.md``). ``dtype="float32"`` with the recursion runs the float64 recursion
 and rounds the result (the recursion is the reference path).
 
 Scales: entries are ``w1_i w2_j k_ij`` with row weights ``w = |x| e^A`` computed on the host in log
@@ -49,7 +50,6 @@ from .precision import float64_scope
 from .recursion import Spec
 
 MAX_PIECES = 96  # tables are padded to this many pieces so that a new depth does not recompile
-FLOAT32_TABLE_TOL = 2e-8  # truncation of the table's Chebyshev series for float32 output
 
 
 def scaled_rows(x):
@@ -187,10 +187,9 @@ def lerp_eval(tab, zl, zr, h, hr, s, right):
     return out[0], out[1]
 
 
-def _padded(table: depthfree.Table, degree: int | None = None) -> np.ndarray:
-    """Coefficients padded to ``MAX_PIECES`` pieces (right-side pieces moved to the end of the array),
-    truncated to ``degree + 1`` terms if given."""
-    coef = table.coef if degree is None else table.coef[..., : degree + 1]
+def _padded(table: depthfree.Table) -> np.ndarray:
+    """Coefficients padded to ``MAX_PIECES`` pieces (right-side pieces moved to the end of the array)."""
+    coef = table.coef
     kl, kr = table.kl, table.pieces - table.kl
     if table.pieces > MAX_PIECES:
         raise RuntimeError(f"table has {table.pieces} pieces > {MAX_PIECES}")
@@ -198,17 +197,6 @@ def _padded(table: depthfree.Table, degree: int | None = None) -> np.ndarray:
     out[:, :kl] = coef[:, :kl]
     out[:, kl : kl + kr] = coef[:, kl:]
     return out
-
-
-def truncation(table: depthfree.Table, tol: float) -> tuple[int, float]:
-    """Smallest degree whose dropped Chebyshev tail is below ``tol`` on every piece (``|T_k| <= 1``, so the
-    tail's absolute sum bounds the truncation error), and that bound."""
-    tails = np.cumsum(np.abs(table.coef[..., ::-1]), axis=-1)[..., ::-1]  # tails[..., k] = sum_{j >= k}
-    worst = tails.max(axis=(0, 1))
-    for deg in range(1, worst.size - 1):
-        if worst[deg + 1] <= tol:
-            return deg, float(worst[deg + 1])
-    return table.degree, 0.0
 
 
 def available_memory(device) -> float:
