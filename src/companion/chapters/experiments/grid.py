@@ -172,6 +172,15 @@ def _provenance(provenance: dict, task: Task, meta: Mapping[str, Any]) -> dict:
         "preprocessing": meta["preprocessing"], "draws": []})
 
 
+PAD = 64
+
+
+def _pad(x: np.ndarray) -> np.ndarray:
+    """``x`` with its first row repeated up to a multiple of :data:`PAD` rows."""
+    extra = -len(x) % PAD
+    return np.concatenate([x, np.repeat(x[:1], extra, axis=0)])
+
+
 def _run(P: Mapping[str, Any], log: Callable[[str], Any]) -> dict[str, Any]:
     from companion import data
 
@@ -189,11 +198,17 @@ def _run(P: Mapping[str, Any], log: Callable[[str], Any]) -> dict[str, Any]:
                     {"seed": seed, "sampling": sampling, "n_train": ds.n_train, "n_test": ds.n_test,
                      "counts_train": meta["counts_train"], "counts_test": meta["counts_test"],
                      "fingerprint": ds.fingerprint()})
-                x_all = np.concatenate([ds.x_train, ds.x_test])
+                # The kernel engine compiles once per array shape. Padding the training and test points (by
+                # repeating the first one) to a multiple of PAD rows lets the designs (a uniform two-class draw
+                # has one point fewer) and the tasks share shapes; the padded rows and columns are dropped.
+                x_tr, x_te = _pad(ds.x_train), _pad(ds.x_test)
+                x_all = np.concatenate([x_tr, x_te])
+                keep = np.r_[np.arange(ds.n_train), len(x_tr) + np.arange(ds.n_test)]
                 for depth in P["depths"]:
                     for a in architectures(depth, P["gammas"]):
-                        K, route = normalized_ntk(x_all, ds.x_train, a["arch"], depth,
+                        K, route = normalized_ntk(x_all, x_tr, a["arch"], depth,
                                                   0.0 if a["arch"] == "ffnet" else a["alpha"], a["trained"])
+                        K = K[keep][:, : ds.n_train]
                         for res in score_kernel(K, ds.y_train, ds.y_test, P["regression_methods"],
                                                 val_fraction=P["val_fraction"], seed=seed):
                             rows.append({
