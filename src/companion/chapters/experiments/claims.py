@@ -118,7 +118,7 @@ def mechanism_claims(ridge_rows: Sequence[Mapping[str, Any]], nngp_rows: Sequenc
     nt = next(r for r in nngp_rows if r["kernel"] == "ntk" and r["depth"] == Lmax)
     out.append(C.within(
         "06-nngp-collapse", f"FFNet NNGP on the training points at L = {Lmax:,}: L^2 (1 - mean off-diagonal "
-        "correlation) / (9 pi^2 / 2), minus 1 (every pair correlated to 1, no nugget)",
+        "correlation) / (9 pi^2 / 2), minus 1 (every pair correlated to 1)",
         "chapter 3 (1 - rho_L ~ 9 pi^2 / (2 L^2)); this book's derivation", ng["gap_l2"] / NNGP_COEFF - 1.0, 0.0,
         NNGP_TOL, counterfactual=("the FFNet NTK at the same depth (it tends to 1/4, not 1)",
                                   nt["gap_l2"] / NNGP_COEFF - 1.0)))

@@ -9,8 +9,9 @@ training mean, and on the informative part ``H`` the regression is kernel ridge 
 ``Lambda(L) = L (1 - k_L(0)) ~ (3/4) L`` (in the units of ``H``), which no choice of the regression's own
 ridge can undo. :func:`effective_ridge` measures ``Lambda`` from the kernels themselves.
 
-The NNGP degenerates differently (:func:`nngp_collapse`): every correlation tends to 1 (``1 - rho_L ~ 9
-pi^2 / (2 L^2)``) and there is no nugget. :func:`onset` measures at which depth the FFNet stops learning,
+The NNGP degenerates differently (:func:`nngp_collapse`, ``eq-06-nngp``): every correlation tends to 1
+(``1 - rho_L ~ 9 pi^2 / (2 L^2)``); its pair-dependent part is of order ``L^-3``, so the vanishing nugget
+``9 pi^2 / (2 L^2)`` is again a ridge growing like ``L`` relative to it. :func:`onset` measures at which depth the FFNet stops learning,
 for several sample sizes ``n``.
 """
 
@@ -109,7 +110,7 @@ def nngp_collapse(x: np.ndarray, depths: Sequence[int]) -> list[dict[str, Any]]:
 
     Returns one dict per kernel (``"nngp"``, ``"ntk"``) and depth with ``mean`` and ``sd`` of the
     off-diagonal entries, ``gap = 1 - mean`` (the NNGP's ``gap * L^2`` tends to ``9 pi^2 / 2``: every
-    correlation tends to 1 and there is no nugget) and ``gap_l2 = gap * L^2``.
+    correlation tends to 1; its ``sd`` falls like ``L^-3``) and ``gap_l2 = gap * L^2``.
     """
     from companion import kernels
 

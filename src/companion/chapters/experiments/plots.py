@@ -47,11 +47,11 @@ def _finish(fig, axes, ncol: int) -> None:
     fig.legend([handles[k] for k in labels], labels, loc="lower center", ncol=min(ncol, len(labels)),
                bbox_to_anchor=(0.5, 0.0), fontsize=8)
     rows = axes.shape[0]
-    fig.tight_layout(rect=(0, 0.11 if rows > 1 else 0.2, 1, 1))
+    fig.tight_layout(rect=(0, 0.07 if rows > 1 else 0.14, 1, 1))
 
 
 def _title(ax, s: Mapping[str, Any], sampling: str) -> None:
-    ax.set_title(f"{TITLES[s['dataset']]} {s['class_names']}, {sampling}\n{s['n_train']} train / {s['n_test']} test",
+    ax.set_title(f"{TITLES[s['dataset']]} {s['class_names']}\n{sampling}, {s['n_train']} train / {s['n_test']} test",
                  fontsize=9)
 
 
@@ -157,7 +157,7 @@ def plot_mechanism(mech: Mapping[str, Any]):
     b.set_yscale("log")
     b.set_xlabel("depth $L$")
     b.set_ylabel("off-diagonal entries, normalised kernel")
-    b.set_title("(b) NTK: nugget stays; NNGP: all entries → 1", fontsize=9)
+    b.set_title("(b) NTK → 1/4 + nugget; NNGP: entries → 1", fontsize=9)
     b.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -348,7 +348,8 @@ def table_note(result: Mapping[str, Any]) -> str:
     return ("*Data:* " + "; ".join(f"{k}: {v}" for k, v in srcs.items())
             + f". Entries: mean ± standard deviation over {seeds} seed(s), each an independent random draw of the "
             "training and test points; 'balanced': exactly equal class counts, 'uniform': drawn uniformly from "
-            "the task's classes; 'trivial': the accuracy of the training-mean predictor (the majority class).")
+            "the task's classes; 'trivial': the accuracy of predicting a training-majority class (either class "
+            "when the classes are exactly balanced).")
 
 
 __all__ = ["PAPER_COLUMNS", "JOIN_KEYS", "to_csv", "read_csv", "write_results", "paper_reported_path", "read_paper",
