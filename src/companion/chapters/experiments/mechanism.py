@@ -11,8 +11,8 @@ ridge can undo. :func:`effective_ridge` measures ``Lambda`` from the kernels the
 
 The NNGP degenerates differently (:func:`nngp_collapse`, ``eq-06-nngp``): every correlation tends to 1
 (``1 - rho_L ~ 9 pi^2 / (2 L^2)``); its pair-dependent part is of order ``L^-3``, so the vanishing nugget
-``9 pi^2 / (2 L^2)`` is again a ridge growing like ``L`` relative to it. :func:`onset` measures at which depth the FFNet stops learning,
-for several sample sizes ``n``.
+``9 pi^2 / (2 L^2)`` is again a ridge growing like ``L`` relative to it. :func:`onset` measures at which
+depth the FFNet stops learning, for several sample sizes ``n``.
 """
 
 from __future__ import annotations

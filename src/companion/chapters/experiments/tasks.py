@@ -3,8 +3,8 @@
 A *task* is a dataset with a set of classes (a pair, +-1 targets; or all classes, one-hot targets). For
 each task, seed and *sampling design* the training and test points are drawn either with **exactly
 balanced** classes (equally many points per class: the training mean of +-1 targets is 0) or
-**uniformly** at random from the task's classes (class counts vary, so with an odd number of two-class training points the
-training mean is never 0). Both designs use the numbers of points of :func:`sizes` (one training point
+**uniformly** at random from the task's classes (class counts vary, so with an odd number of two-class
+training points the training mean is never 0). Both designs use the numbers of points of :func:`sizes` (one training point
 fewer for a uniform two-class draw), so they differ essentially only in the class counts.
 """
 
