@@ -47,7 +47,7 @@ def mechanism(smoke):
 # claims: the same function as the chapter
 def test_claims_pass_at_smoke_scale_and_every_counterfactual_fails(smoke, mechanism):
     on, mech = mechanism
-    checked = E.claims(smoke, mech)
+    checked = E.claims(smoke, mech, on)
     failed = [f"{c.id}: measured {c.measured:.4g}, target {c.target}" for c in checked if not c.passed]
     assert not failed, "claims that failed at smoke scale:\n" + "\n".join(failed)
     weak = [f"{c.id}: counterfactual {c.counterfactual_measured:.4g}" for c in checked if c.counterfactual_passed is not False]
@@ -55,7 +55,7 @@ def test_claims_pass_at_smoke_scale_and_every_counterfactual_fails(smoke, mechan
     ids = {c.id for c in checked}
     assert {"06-ffnet-r2-two-balanced", "06-ffnet-r2-two-uniform", "06-resnet-r2-two-balanced",
             "06-constant-alpha-r2-two-uniform", "06-uniform-accuracy-collapses", "06-balanced-kernel-sum",
-            "06-nugget-ridge", "06-nngp-collapse"} <= ids
+            "06-nugget-ridge", "06-nngp-collapse", "06-onset-l-over-n"} <= ids
     assert E.scaling_exponent(on) > 0  # the collapse depth grows with n (a reported measurement)
 
 

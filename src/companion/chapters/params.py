@@ -202,7 +202,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "n_train": 80, "n_test": 100, "n_train_all": 100, "n_test_all": 100, "depths": [1, 10000],
                   "gammas": [0.0, 1.0], "seeds": 1, "regression_methods": ["ridge", "flow"], "val_fraction": 0.2,
                   "data_source": "auto", "ridge_depths": [10, 100, 1000, 10000], "onset_ns": [50, 100, 200],
-                  "onset_depths": [1, 10, 100, 1000, 10000]},
+                  "onset_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000]},
         "default": {"datasets": ["mnist", "cifar10", "cifar100"], "class_sets": ["two", "all"],
                     "pairs": {"mnist": [3, 5], "cifar10": [4, 7], "cifar100": [0, 53]},
                     "n_train": 600, "n_test": 600, "n_train_all": 300, "n_test_all": 300,

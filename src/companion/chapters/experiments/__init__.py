@@ -7,7 +7,7 @@ against ``L / n``), :mod:`.tables` (CSV, summaries, Markdown, the join with the 
 :mod:`.claims` and :mod:`.plots`. Everything the chapter and the tests use is importable from here.
 """
 
-from .claims import claims, grid_claims, mechanism_claims
+from .claims import claims, grid_claims, mechanism_claims, onset_claims
 from .mechanism import (
     NNGP_COEFF,
     NUGGET,
@@ -16,7 +16,9 @@ from .mechanism import (
     informative_kernel,
     measure,
     nngp_collapse,
+    collapse_spread,
     onset,
+    r2_at,
     scaling_exponent,
 )
 from .plots import plot_accuracy, plot_mechanism, plot_onset, plot_r2, series_style
@@ -68,6 +70,6 @@ __all__ = [
     "to_csv", "read_csv", "write_results", "paper_reported_path", "read_paper", "compare_with_paper",
     "paper_markdown", "summarize", "pivot_markdown", "design_markdown", "regularization_markdown",
     "interpolation_markdown", "sources_markdown", "provenance", "table_note", "task_order", "arch_order",
-    "claims", "grid_claims", "mechanism_claims", "plot_r2", "plot_accuracy", "plot_mechanism",
+    "claims", "grid_claims", "mechanism_claims", "onset_claims", "collapse_spread", "r2_at", "plot_r2", "plot_accuracy", "plot_mechanism",
     "plot_onset", "series_style",
 ]

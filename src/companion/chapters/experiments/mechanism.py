@@ -193,6 +193,30 @@ def onset(P: Mapping[str, Any], log: Callable[[str], Any] = print, *, threads: i
             "ridge_inputs": xtr[: min(nt, max(ns))], "seconds": time.perf_counter() - start}
 
 
+def r2_at(rows: Sequence[Mapping[str, Any]], n: int, depth: float, kernel: str = "ntk") -> float:
+    """Test ``R^2`` of sample size ``n`` at ``depth``, interpolated linearly in ``log L`` between grid depths
+    (NaN outside the grid)."""
+    sel = sorted((r for r in rows if r["n"] == n and r["kernel"] == kernel), key=lambda r: r["depth"])
+    if not sel:
+        raise check.fail("n", n, "a sample size present in the rows")
+    L = np.log([r["depth"] for r in sel])
+    if not L[0] <= math.log(depth) <= L[-1]:
+        return math.nan
+    return float(np.interp(math.log(depth), L, [r["r2"] for r in sel]))
+
+
+def collapse_spread(onset_result: Mapping[str, Any], ratio: float) -> tuple[float, float]:
+    """Spread (max - min over the sample sizes ``n``) of the FFNet's test ``R^2`` at the depth ``L = ratio * n``,
+    and, as its counterfactual, at one fixed depth (``ratio`` times the geometric mean of the ``n``).
+    ``eq-06-onset`` says the first is small (``R^2`` depends on ``L / n``) and the second is not."""
+    rows = onset_result["rows"]
+    ns = sorted({r["n"] for r in rows if r["kernel"] == "ntk"})
+    fixed = ratio * float(np.exp(np.mean(np.log(ns))))
+    at_ratio = [r2_at(rows, n, ratio * n) for n in ns]
+    at_fixed = [r2_at(rows, n, fixed) for n in ns]
+    return float(np.max(at_ratio) - np.min(at_ratio)), float(np.max(at_fixed) - np.min(at_fixed))
+
+
 def scaling_exponent(onset_result: Mapping[str, Any]) -> float:
     """Least-squares slope of ``log L_half`` against ``log n`` over the onset study's sample sizes
     (:func:`half_depth`; sizes whose R^2 never halves are left out; NaN with fewer than two)."""
@@ -232,4 +256,4 @@ def measure(P: Mapping[str, Any], x: np.ndarray) -> dict[str, Any]:
 
 
 __all__ = ["NUGGET", "NNGP_COEFF", "informative_kernel", "effective_ridge", "nngp_collapse", "onset", "half_depth",
-           "scaling_exponent", "measure"]
+           "scaling_exponent", "r2_at", "collapse_spread", "measure"]
