@@ -301,6 +301,13 @@ def test_run_rejects_bad_arguments_before_loading(no_loading, override, message)
         E.run(P, log=lambda *a: None)
 
 
+def test_default_pairs_are_the_registry_pairs():
+    from companion.data.registry import DEFAULT_PAIRS
+
+    for scale in chapters.SCALES:
+        assert {k: tuple(v) for k, v in chapters.params("06_experiments", scale)["pairs"].items()} == DEFAULT_PAIRS
+
+
 def test_chapter_parameters_reject_bad_values():
     with pytest.raises(ValueError, match=r"datasets\[0\]='svhn' is invalid"):
         chapters.params("06_experiments", "smoke", {"datasets": ["svhn"]})

@@ -58,25 +58,26 @@ def grid_claims(result: Mapping[str, Any]) -> list[C.Claim]:
     for kind in kinds:
         what = "two-class" if kind == "two" else "all-class"
         for sampling in SAMPLINGS:
+            design = "exactly balanced classes" if sampling == "balanced" else "uniform draws"
             by = _by(summary, task=kind, sampling=sampling, method="ridge", targets="raw")
             ds = sorted({k[0] for k in by})
             tag = f"{kind}-{sampling}"
             ff = [by[(d, "ffnet", -1.0)] for d in ds]
             out.append(C.at_most(
-                f"06-ffnet-r2-{tag}", f"{what} tasks, {sampling} classes, ridge: the FFNet's test R^2 at L = {L:,} "
+                f"06-ffnet-r2-{tag}", f"{what} tasks, {design}, ridge: the FFNet's test R^2 at L = {L:,} "
                 "(worst task)", src_h, max(f[L]["r2_mean"] for f in ff), R2_MAX,
                 counterfactual=(f"the same FFNet at depth L = {L1}", max(f[L1]["r2_mean"] for f in ff))))
             if all((d, "resnet", 1.0) in by for d in ds):
                 res = [by[(d, "resnet", 1.0)] for d in ds]
                 out.append(C.at_most(
-                    f"06-resnet-r2-{tag}", f"{what} tasks, {sampling} classes, ridge: the loss of test R^2 from "
+                    f"06-resnet-r2-{tag}", f"{what} tasks, {design}, ridge: the loss of test R^2 from "
                     f"L = {L1} to L = {L:,} of the ResNet with alpha = 1/L, whose kernel stays within 7.5e-3 of the "
                     "depth-1 NTK (worst task)", src_h, max(r[L1]["r2_mean"] - r[L]["r2_mean"] for r in res), R2_DROP,
                     counterfactual=("the FFNet's loss over the same depths",
                                     max(f[L1]["r2_mean"] - f[L]["r2_mean"] for f in ff))))
             if all((d, "resnet", 0.0) in by for d in ds) and all((d, "resnet", 1.0) in by for d in ds):
                 out.append(C.at_most(
-                    f"06-constant-alpha-r2-{tag}", f"{what} tasks, {sampling} classes, ridge: the test R^2 of the "
+                    f"06-constant-alpha-r2-{tag}", f"{what} tasks, {design}, ridge: the test R^2 of the "
                     f"ResNet with constant alpha = 1 at L = {L:,} (worst task)", src_t,
                     max(by[(d, "resnet", 0.0)][L]["r2_mean"] for d in ds), R2_MAX,
                     counterfactual=("the ResNet with alpha = 1/L at the same depth",
