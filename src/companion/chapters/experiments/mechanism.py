@@ -17,6 +17,7 @@ depth the FFNet stops learning, for several sample sizes ``n``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any, Callable, Mapping, Sequence
@@ -169,10 +170,7 @@ def onset(P: Mapping[str, Any], log: Callable[[str], Any] = print, *, threads: i
         C = np.eye(n) - 1.0 / n
         spectrum[n] = float(np.linalg.eigvalsh(C @ Hfull[:n, :n] @ C)[-1])
     rows = []
-    ctx = blas_threads(threads) if threads is not None else None
-    if ctx is not None:
-        ctx.__enter__()
-    try:
+    with blas_threads(threads) if threads is not None else contextlib.nullcontext():
         for L in P["onset_depths"]:
             k = ffnet_normalized(rho, L, method="depthfree")
             for name, Kfull in (("ntk", np.asarray(k.ntk)), ("nngp", np.asarray(k.nngp))):
@@ -186,9 +184,6 @@ def onset(P: Mapping[str, Any], log: Callable[[str], Any] = print, *, threads: i
                                  "accuracy": r.selected_test_accuracy, "ridge": r.value,
                                  "kernel_sum_accuracy": float(S.accuracy(kernel_sum(K[n:], ytr[:n]), ds.y_test))})
             log(f"  onset: depth {L:,} done, {time.perf_counter() - start:.1f} s")
-    finally:
-        if ctx is not None:
-            ctx.__exit__(None, None, None)
     return {"rows": rows, "spectrum": spectrum, "task": task.title(), "n_test": ds.n_test,
             "ridge_inputs": xtr[: min(nt, max(ns))], "seconds": time.perf_counter() - start}
 
