@@ -190,28 +190,36 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "lr_factor": 1.0, "threshold": 0.05,
     },
     },
-    # Chapter 6 (companion.chapters.experiments): NTK regression on real data against depth. Two-class pairs:
-    # MNIST 3 vs 5, CIFAR-10 deer (4) vs horse (7), CIFAR-100 apple (0) vs orange (53); see the chapter.
-    # n_train / n_test are upper limits: a task uses what its data holds (the offline CIFAR-100 subset has
-    # 108 apple + orange training images). Depth costs nothing per kernel entry (depth-free tables).
+    # Chapter 6 (companion.chapters.experiments): NTK regression on real data against depth, under two sampling
+    # designs (exactly balanced classes, uniform draws). Two-class pairs: MNIST 3 vs 5, CIFAR-10 deer (4) vs
+    # horse (7), CIFAR-100 apple (0) vs orange (53); see the chapter. n_train / n_test (two-class tasks) and
+    # n_train_all / n_test_all (all classes) are upper limits: a task uses what its data holds (the offline
+    # CIFAR-10 file has ~800 deer + horse training images, the CIFAR-100 subset 108 apple + orange).
+    # ridge_depths: the nugget-as-ridge measurement; onset_ns x onset_depths: R^2 against L / n (first dataset).
     "06_experiments": {
         "smoke": {"datasets": ["mnist", "cifar10", "cifar100"], "class_sets": ["two"],
                   "pairs": {"mnist": [3, 5], "cifar10": [4, 7], "cifar100": [0, 53]},
-                  "n_train": 80, "n_test": 100, "depths": [1, 10000], "gammas": [0.0, 1.0], "seeds": 1,
-                  "regression_methods": ["ridge", "flow"], "val_fraction": 0.2, "data_source": "auto"},
+                  "n_train": 80, "n_test": 100, "n_train_all": 100, "n_test_all": 100, "depths": [1, 10000],
+                  "gammas": [0.0, 1.0], "seeds": 1, "regression_methods": ["ridge", "flow"], "val_fraction": 0.2,
+                  "data_source": "auto", "ridge_depths": [10, 100, 1000, 10000], "onset_ns": [50, 100, 200],
+                  "onset_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000]},
         "default": {"datasets": ["mnist", "cifar10", "cifar100"], "class_sets": ["two", "all"],
                     "pairs": {"mnist": [3, 5], "cifar10": [4, 7], "cifar100": [0, 53]},
-                    "n_train": 500, "n_test": 500, "depths": [1, 10, 100, 1000, 10000],
-                    "gammas": [0.0, 0.25, 0.5, 1.0], "seeds": 3,
-                    "regression_methods": ["ridge", "flow"], "val_fraction": 0.2, "data_source": "auto"},
-        # The papers' sample sizes are unknown here ([U]); these are a GPU-sized choice: 6 tasks x 3 seeds
-        # x 7 depths x 6 kernels, each two float64 eigendecompositions of ~5000 x 5000 (on the GPU).
-        # Depths to 10^6: the FFNet's collapse onto the training mean needs L large compared with n.
+                    "n_train": 600, "n_test": 600, "n_train_all": 300, "n_test_all": 300,
+                    "depths": [1, 10, 100, 1000, 10000], "gammas": [0.0, 0.5, 1.0], "seeds": 2,
+                    "regression_methods": ["ridge", "flow"], "val_fraction": 0.2, "data_source": "auto",
+                    "ridge_depths": [10, 30, 100, 300, 1000, 3000, 10000], "onset_ns": [100, 200, 400, 800],
+                    "onset_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000]},
+        # A GPU-sized choice (the papers' sample sizes are not known): the eigendecompositions run on the GPU.
         "paper": {"datasets": ["mnist", "cifar10", "cifar100"], "class_sets": ["two", "all"],
                   "pairs": {"mnist": [3, 5], "cifar10": [4, 7], "cifar100": [0, 53]},
-                  "n_train": 5000, "n_test": 2000, "depths": [1, 10, 100, 1000, 10000, 100000, 1000000],
+                  "n_train": 5000, "n_test": 2000, "n_train_all": 5000, "n_test_all": 2000,
+                  "depths": [1, 10, 100, 1000, 10000, 100000, 1000000],
                   "gammas": [0.0, 0.25, 0.5, 0.75, 1.0], "seeds": 3,
-                  "regression_methods": ["ridge", "flow"], "val_fraction": 0.2, "data_source": "auto"},
+                  "regression_methods": ["ridge", "flow"], "val_fraction": 0.2, "data_source": "auto",
+                  "ridge_depths": [10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000],
+                  "onset_ns": [250, 500, 1000, 2000, 4000],
+                  "onset_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000, 300000, 1000000]},
     },
 }
 
@@ -356,14 +364,19 @@ class ExperimentsParams(ChapterParams):
     datasets: list[str] = param(lambda n, v: _choice_list(n, v, DATASETS), 'dataset names')
     class_sets: list[str] = param(lambda n, v: _choice_list(n, v, ("two", "all")), "class sets ('two': a pair, 'all': every class)")
     pairs: dict[str, list[int]] = param(lambda n, v: _pairs(n, v), 'two-class pair per dataset {dataset: [id, id]}')
-    n_train: int = param(lambda n, v: check.integer(n, v, minimum=1), 'training points (an upper limit where data is scarce)')
-    n_test: int = param(lambda n, v: check.integer(n, v, minimum=1), 'test points')
+    n_train: int = param(lambda n, v: check.integer(n, v, minimum=4), 'training points of a two-class task (an upper limit where data is scarce)')
+    n_test: int = param(lambda n, v: check.integer(n, v, minimum=2), 'test points of a two-class task (an upper limit)')
+    n_train_all: int = param(lambda n, v: check.integer(n, v, minimum=4), 'training points of an all-class task (an upper limit)')
+    n_test_all: int = param(lambda n, v: check.integer(n, v, minimum=2), 'test points of an all-class task (an upper limit)')
     depths: list[int] = param(lambda n, v: _int_list(n, v, 0), 'depths L')
     gammas: list[float] = param(lambda n, v: _real_list(n, v, 0.0), 'branch-scaling exponents gamma (alpha = L^-gamma)')
     seeds: int = param(lambda n, v: check.integer(n, v, minimum=1), 'number of random seeds')
     regression_methods: list[str] = param(lambda n, v: _choice_list(n, v, ("ridge", "flow")), "regression methods ('ridge', 'flow')")
     val_fraction: float = param(lambda n, v: check.real(n, v, minimum=0.0, maximum=0.5, min_inclusive=False), 'fraction of training points held out for validation')
     data_source: str = param(lambda n, v: check.choice(n, v, ("auto", "official", "offline")), "where images come from ('auto', 'official', 'offline')")
+    ridge_depths: list[int] = param(lambda n, v: _int_list(n, v, 1), 'depths L of the nugget-as-ridge measurement (the largest is the reference)')
+    onset_ns: list[int] = param(lambda n, v: _int_list(n, v, 4), 'training-set sizes n of the collapse-onset study')
+    onset_depths: list[int] = param(lambda n, v: _int_list(n, v, 1), 'depths L of the collapse-onset study')
 
 
 PARAMS: dict[str, type[ChapterParams]] = {
