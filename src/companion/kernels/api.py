@@ -357,7 +357,7 @@ def resnet_kernels(x1, x2=None, *, depth: int, alpha: float, trained: str = "hid
 def normalized_kernels(x1, x2=None, *, arch: str, depth: int, alpha: float = 0.0, trained: str = "hidden",
                        method: str = "auto", dtype="float64", block_rows: int | None = None,
                        out: str = "auto") -> Kernels:
-    """Normalised kernel matrices ``K(x, x') / sqrt(K(x, x) K(x', x'))`` from inputs (eq-03-normalized).
+    """Normalised kernel matrices ``K(x, x') / sqrt(K(x, x) K(x', x'))`` from inputs (eq-03-normalised).
 
     The same engine as :func:`ffnet_kernels` / :func:`resnet_kernels` without the scale ``S`` and the
     norms, so it has no overflow limit (any depth and alpha): ``k(rho)`` of every pair, with
@@ -470,7 +470,7 @@ def _normalized(rho, arch, depth, alpha, trained, method) -> Kernels:
 
 def ffnet_normalized(rho, depth: int, *, method: str = "recursion") -> Kernels:
     """Normalised FFNet kernels ``K(x, x') / sqrt(K(x, x) K(x', x'))`` as functions of ``rho = <x, x'>``
-    for unit inputs (eq-03-normalized; any array shape, values in ``[-1, 1]``); both are 1 at ``rho = 1``.
+    for unit inputs (eq-03-normalised; any array shape, values in ``[-1, 1]``); both are 1 at ``rho = 1``.
 
     ``nngp = rho_L = kappa1^L(rho)``; ``ntk = Theta_L / (L + 1)``, which tends to 1/4 for ``rho < 1``.
     Output dtype: that of ``rho`` (float64 for Python floats, computed in float64 whatever the x64

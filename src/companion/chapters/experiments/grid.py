@@ -37,20 +37,17 @@ COLUMNS = (
 
 
 def correlations(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-    """Input correlations ``<x, x'> / (|x| |x'|)``, shape ``(n1, n2)``, in ``[-1, 1]``.
-
-    Pairs closer than the Gram matrix's rounding (``1 - rho < 4 sqrt(d) eps``) are set to exactly 1, as the
-    kernel engine does. (The kernel layer's public cancellation-free correlation helper should replace this
-    once it exists.) Raises ``ValueError`` for non-matrix inputs or a zero row.
+    """Input correlations ``<x, x'> / (|x| |x'|)``, shape ``(n1, n2)``, in ``[-1, 1]``: the kernel engine's
+    own (:func:`companion.kernels.correlations`, exact for nearly aligned pairs). Raises ``ValueError`` for
+    non-matrix inputs or a zero row.
     """
+    from companion import kernels
+
     a = check.matrix("x1", x1)
     b = check.matrix("x2", x2, features=a.shape[1], other="x1")
-    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-    if np.any(na == 0) or np.any(nb == 0):
+    if np.any(np.linalg.norm(a, axis=1) == 0) or np.any(np.linalg.norm(b, axis=1) == 0):
         raise check.fail("x1", "inputs with a zero row", "non-zero inputs (a correlation needs a direction)")
-    rho = np.clip((a / na[:, None]) @ (b / nb[:, None]).T, -1.0, 1.0)
-    rho[1.0 - rho < 4.0 * math.sqrt(a.shape[1]) * np.finfo(float).eps] = 1.0
-    return rho
+    return np.asarray(kernels.correlations(a, b).rho, dtype=float)
 
 
 def normalized_ntk(x1: np.ndarray, x2: np.ndarray, arch: str, depth: int, alpha: float = 0.0,
@@ -59,8 +56,8 @@ def normalized_ntk(x1: np.ndarray, x2: np.ndarray, arch: str, depth: int, alpha:
 
     Uses :func:`companion.kernels.ffnet_kernels` / :func:`~companion.kernels.resnet_kernels` (exact) and
     divides by :func:`companion.kernels.diagonal`. Where ``S`` overflows float64 (a ResNet with ``alpha``
-    near 1 beyond ``L ~ 1000``) the normalised kernel is evaluated on the input correlations with
-    :func:`companion.kernels.resnet_normalized` (slower, same values). Returns the matrix and the route
+    near 1 beyond ``L ~ 1000``) it takes :func:`companion.kernels.normalized_kernels`, which has no scale
+    (slower, same values). Returns the matrix and the route
     taken (``"scaled"`` or ``"normalized"``). Raises ``ValueError`` for an unknown ``arch`` or depth < 1.
     """
     from companion import kernels
@@ -77,7 +74,8 @@ def normalized_ntk(x1: np.ndarray, x2: np.ndarray, arch: str, depth: int, alpha:
             return np.asarray(k.ntk) / scale, "scaled"
         except ValueError:  # the scale overflows inside the engine's own check
             pass
-    k = kernels.resnet_normalized(correlations(x1, x2), depth, alpha, trained, method="depthfree")
+    k = kernels.normalized_kernels(x1, x2, arch="resnet", depth=depth, alpha=alpha, trained=trained,
+                                   method="depthfree", out="host")
     return np.asarray(k.ntk), "normalized"
 
 
