@@ -331,13 +331,12 @@ def plot_spectrum(result: dict[str, Any]):
         ax.plot([1], [s[1]], "s", color="C2", label="$k = 1$")
         kk = k[(k >= result["kmax"] // 4) & even]
         ax.plot(kk, s[kk[-1]] * (kk / kk[-1]) ** (-float(d)), "k:", linewidth=1.5, label=f"$k^{{-{d}}}$")
-        if True:
-            o = r["ode"]
-            ko = np.arange(len(o))
-            good = (ko > 0) & (np.abs(o) > 1e-13 * abs(o[0]))
-            odd = good & (ko % 2 == 1) & (ko >= 3)
-            ax.plot(ko[odd], np.abs(o[odd]), "v", color="C3", markersize=3.5,
-                    label=r"$\gamma = 1/2$ limit: odd $k \geq 3$")
+        o = r["ode"]
+        ko = np.arange(len(o))
+        good = (ko > 0) & (np.abs(o) > 1e-13 * abs(o[0]))
+        odd = good & (ko % 2 == 1) & (ko >= 3)
+        ax.plot(ko[odd], np.abs(o[odd]), "v", color="C3", markersize=3.5,
+                label=r"$\gamma = 1/2$ limit: odd $k \geq 3$")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("degree $k$")

@@ -71,7 +71,8 @@ def plain_trajectory(rho0: float, depth: int, alpha: float | None = None) -> np.
 
 
 def backward_products(theta: np.ndarray) -> np.ndarray:
-    """``P_l = prod_{j=l}^{L-1} kappa0(rho_j)`` for ``l = 0..L`` (equation ``eq-03-sum``) from the angles
+    """``P_l = prod_{j=l}^{L-1} kappa0(rho_j)`` for ``l = 0..L`` (equation ``eq-03-sum``; their asymptotics
+    ``(l / L)^3`` with its log correction is equation ``eq-03-backward``) from the angles
     ``theta_j`` (``j = 0..L``, shape ``(L + 1,)``), with ``kappa0 = 1 - theta / pi``; ``P_L = 1``.
 
     Computed as ``exp`` of a reversed cumulative sum of ``log1p(-theta_j / pi)``. Raises ``ValueError`` for

@@ -119,7 +119,8 @@ def gram_study(P: dict[str, Any], log=print) -> dict[str, Any]:
 
 def degenerate_prediction(y_mean: float, n: int, c: float = 0.25) -> float:
     """What the exact "constant + nugget" kernel ``c 1 1^T + (1 - c) I`` (test row ``c 1^T``) predicts
-    everywhere off the training set: ``y_mean * n c / (n c + 1 - c)`` (``n >= 1``, ``0 <= c <= 1``)."""
+    everywhere off the training set (equation ``eq-03-mean``): ``y_mean * n c / (n c + 1 - c)``
+    (``n >= 1``, ``0 <= c <= 1``; raises ``ValueError`` otherwise)."""
     y_mean = check.real("y_mean", y_mean)
     n = check.integer("n", n, minimum=1)
     c = check.real("c", c, minimum=0.0, maximum=1.0)
