@@ -97,3 +97,13 @@ def test_bad_arguments_fail_with_clear_messages():
         synthetic.stopping_times(0)
     with pytest.raises(ValueError, match=r"hi=1.0 is invalid; allowed: a finite real number >= 2.0"):
         synthetic.stopping_times(10, lo=2.0, hi=1.0)
+
+
+def test_schedule_interpolation_and_ratio_interval():
+    times = np.logspace(-1, 3, 9)
+    risk = np.stack([times**-0.5, 2 * times**-0.5])  # two "seeds", a power law in t
+    at = synthetic._at_time(risk, times, np.array([times[3], 5.0]))
+    assert np.allclose(at, [times[3] ** -0.5, 2 * 5.0**-0.5], rtol=1e-12)  # exact on a log-log straight line
+    a, b = np.array([2.0, 2.2, 1.9]), np.array([1.0, 1.0, 1.0])
+    low = synthetic._log_ratio_low(a, b)
+    assert 1.0 < low < 2.0 and synthetic._log_ratio_low(b, a) < 1.0
