@@ -167,7 +167,7 @@ def claims(phase: dict[str, Any] | None = None, fit_from: int = 100) -> list[C.C
             deep = np.flatnonzero(g >= 0.75)
             below = np.flatnonzero(g < 0.5)
             if len(deep) and len(below) and fit.sum() >= 3:
-                def worst(rows):
+                def worst(rows, s=s):
                     errs = [loglog_slope(D[fit], s["to_deep"][i, fit])[0] - (1.0 - 2.0 * g[i]) for i in rows]
                     j = int(np.argmax(np.abs(errs)))
                     return float(abs(errs[j])), float(g[rows[j]])

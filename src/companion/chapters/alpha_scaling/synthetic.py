@@ -38,7 +38,6 @@ from companion.publish import claims as C
 from companion.chapters.common import depth_colors
 from companion.networks.models import branch_scaling
 from companion.learning.fits import power_law
-from companion import kernels as K
 from companion.chapters.alpha_scaling.spectral import _gegenbauer_normalised, depth1_kernel_values, multiplicity
 
 

@@ -43,5 +43,5 @@ __all__ = [
     "backward_products", "claims", "degenerate_prediction", "depth_rates", "ffnet_ntk", "first_order_check",
     "gram_study", "gram_table", "kappa0_log_slope", "limit_checks", "log_coefficient", "log_depths", "log_rate_table",
     "normalized_curves", "ntk_from_sum", "plain_trajectory", "plot_asymptotics", "plot_gram_measures", "plot_log_rate",
-    "plot_nngp_curves", "plot_ntk_curves", "plot_rates", "plot_spectra", "rate_study", "resnet_ntk", "rho_grid", "run",
+    "plot_nngp_curves", "plot_ntk_curves", "plot_rates", "plot_spectra", "rate_study", "rates_table", "resnet_ntk", "rho_grid", "run",
 ]

@@ -97,8 +97,8 @@ def kappa0_log_slope(theta: np.ndarray, l1: int, l2: int) -> float:
     ``3/2`` by equation ``eq-03-kappa0-log`` as ``l1, l2 -> infinity``. ``1 <= l1 < l2 < len(theta)``."""
     l1 = check.integer("l1", l1, minimum=1)
     l2 = check.integer("l2", l2, minimum=l1 + 1, maximum=len(theta) - 1)
-    r = lambda l: 3.0 * math.pi / float(theta[l]) - l  # noqa: E731
-    return (r(l2) - r(l1)) / math.log(l2 / l1)
+    r1, r2 = 3.0 * math.pi / float(theta[l1]) - l1, 3.0 * math.pi / float(theta[l2]) - l2
+    return (r2 - r1) / math.log(l2 / l1)
 
 
 def asymptotics(P: dict[str, Any], rho0: float = 0.5, log=print) -> dict[str, Any]:

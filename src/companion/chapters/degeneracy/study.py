@@ -203,7 +203,7 @@ def claims(result: dict[str, Any]) -> list[C.Claim]:
             "which decays like L^(1 - 2 gamma))", "this book's derivation", lc[f"first_order_{g:g}"], lc["g1_max"], tol,
             counterfactual=(f"ResNet gamma = {other:g}, scaled with gamma = {g:g}'s exponent", lc[f"cross_{g:g}"])))
     out.append(C.within(
-        "03-kappa0-log", f"FFNet, rho0 = 0.5: (r_l2 - r_l1) / ln(l2 / l1) with r_l = 3 / (1 - kappa0(rho_l)) - l, l from 10^3 "
+        "03-kappa0-log", "FFNet, rho0 = 0.5: (r_l2 - r_l1) / ln(l2 / l1) with r_l = 3 / (1 - kappa0(rho_l)) - l, l from 10^3 "
         "to 10^4, equals 3/2 (eq-03-kappa0-log); tolerance: its deviation from 10^2 to 10^3 (the next-order term)",
         "this book's derivation", lc["kappa0_slope"], R.KAPPA0_LOG_COEF,
         abs(lc["kappa0_slope_shallower"] - R.KAPPA0_LOG_COEF),
