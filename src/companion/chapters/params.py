@@ -150,8 +150,10 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "gram_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000]},
     },
     # Chapter 4 (companion.chapters.alpha_scaling.phase, .spectral, .synthetic). Phase diagram: one recursion per (gamma, L,
-    # setting), O(L) each; spectra: positive series with ~40 k^2 terms per degree; synthetic: one n x n
-    # eigendecomposition per (n, seed, kernel) and the depth-free kernel on n x (n + n_test) entries.
+    # setting), O(L) each; spectra: positive series with ~40 k^2 terms per degree (in each d and, for the
+    # counterfactual, d +- 1); synthetic: one n x n eigendecomposition per (n, seed, kernel), shared by the two
+    # targets, and the depth-free kernel on n x (n + n_test + n/4) entries. source_s > dim + 1 keeps the spread
+    # target inside the RKHS (chapter 4, eq-04-spread).
     "04_alpha_scaling": {
         "smoke": {"gamma_step": 0.25, "gamma_max": 1.5, "max_depth": 10000, "per_decade": 1, "rho_points": 48,
                   "trained": ["hidden", "all"], "gammas": [0.0, 0.25, 0.5, 1.0], "fit_from": 100,
