@@ -91,28 +91,28 @@ def plot_rates(result: dict[str, Any]):
 
 
 def plot_log_rate(result: dict[str, Any]):
-    """``L (k_L - 1/4)`` of the FFNet against ``ln L`` for several ``rho0`` (left), with lines of slope
-    3/8 through the fitted intercepts; the same for the ResNet ``gamma = 1`` against its depth-1 limit
-    (right), whose coefficient of ``ln L`` is 0 (a ``1/L`` law)."""
+    """Left: ``L (k_L - 1/4) - h(rho0)`` of the FFNet against ``ln L`` for several ``rho0`` (``h`` the fitted
+    intercept): every curve collapses onto ``(3/8) ln L`` (dashed). Right: ``L (k_L - k_1)`` of the ResNet
+    ``gamma = 1`` against its depth-1 limit: flat, a ``1/L`` law with no ``ln L``."""
     import matplotlib.pyplot as plt
 
     lr = result["log_rate"]
     L = lr["depths"].astype(float)
     lo, hi = lr["fit_depths"][0], lr["fit_depths"][-1]
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(lr["rho0"])))
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    f = lr["ffnet"]
     for i, rho0 in enumerate(lr["rho0"]):
-        f = lr["ffnet"]
-        ax.plot(np.log(L), f["scaled"][:, i], "o", color=f"C{i}", markersize=3,
+        ax.plot(np.log(L), f["scaled"][:, i] - f["intercept"][i], "o", color=colors[i], markersize=3,
                 label=rf"$\rho_0 = {rho0:g}$: {f['coef'][i]:.4f}")
-        ax.plot(np.log(L), 0.375 * np.log(L) + f["intercept"][i], "-", color=f"C{i}", linewidth=0.8)
-        ax2.plot(np.log(L), lr["resnet"]["scaled"][:, i], "o-", color=f"C{i}", markersize=3)
+        ax2.plot(np.log(L), lr["resnet"]["scaled"][:, i], "o-", color=colors[i], markersize=3)
+    ax.plot(np.log(L), 0.375 * np.log(L), "k--", linewidth=1.0, label=r"$\frac{3}{8}\ln L$")
     for a in (ax, ax2):
         a.axvspan(math.log(lo), math.log(hi), color="0.92", zorder=-1, linewidth=0)
         a.set_xlabel(r"$\ln L$")
-    ax.set_yscale("log")
-    ax.set_ylabel(r"$L\,(k_L(\rho_0) - 1/4)$")
-    ax.set_title(r"FFNet: lines of slope $3/8$ in $\ln L$")
-    ax.legend(title="fitted coefficient of ln L (shaded range)", fontsize=6.5, title_fontsize=7, loc="upper left")
+    ax.set_ylabel(r"$L\,(k_L(\rho_0) - 1/4) - h(\rho_0)$")
+    ax.set_title(r"FFNet: every $\rho_0$ on $\frac{3}{8}\ln L$")
+    ax.legend(title="fitted coefficient of ln L (shaded range)", fontsize=6.5, title_fontsize=7, loc="lower right")
     ax2.set_ylabel(r"$L\,(k_L(\rho_0) - k_1(\rho_0))$")
     ax2.set_title(r"ResNet $\gamma = 1$: a $1/L$ law (no $\ln L$)")
     fig.tight_layout()
@@ -132,7 +132,7 @@ def plot_asymptotics(result: dict[str, Any]):
     ax.plot(l, 1.5 * np.log(l) + c, "k--", linewidth=1.0, label=r"$\frac{3}{2} \ln l + c(\rho_0)$")
     ax.set_xscale("log")
     ax.set_xlabel("layer $l$")
-    ax.set_ylabel(r"$r_l$ (0 without a log correction)")
+    ax.set_ylabel(r"$r_l$ (flat without a log correction)")
     ax.set_title(rf"FFNet trajectory from $\rho_0 = {a['rho0']:g}$")
     ax.legend(loc="lower right")
     depths = [run["depth"] for run in a["runs"]]
