@@ -317,7 +317,7 @@ def _log_ratio_low(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> float:
 
 
 def claims(res: dict[str, Any]) -> list[C.Claim]:
-    """The rate of early stopping against its prediction (validation and schedule), interpolation and
+    """The rate of early stopping against its prediction (time chosen on validation), interpolation and
     constant alpha against early stopping; each with a counterfactual the same comparison rejects."""
     sm = summarize(res)
     pred = sm["predicted"]
@@ -326,7 +326,9 @@ def claims(res: dict[str, Any]) -> list[C.Claim]:
     sp = E[("spread", fast)]
     n_last = int(res["ns"][-1])
     out = []
-    for key, name in (("val", "validation"), ("sched", f"the schedule t ~ n^{sp['tau']:.3f}")):
+    # The schedule's exponent is reported (table), not checked: with its constant fixed once at the smallest n
+    # it lands above or below the prediction at finite n, so a check of it would test the constant, not the rate.
+    for key, name in (("val", "validation"),):
         f = sp[f"fit_{key}"]
         se = f.stderr  # the standard error over seeds of the per-seed exponents
         out.append(C.at_most(
