@@ -1,5 +1,7 @@
 """What several chapters share: depth and correlation grids, the sup distance between kernel curves,
-width power-law fits over sweep records, and the plot helpers they draw with.
+the normalised kernels of one correlation that chapters 3 and 4 sweep (and the first-order term of the
+ResNet's approach to the depth-1 kernel), width power-law fits over sweep records, and the plot helpers
+they draw with.
 
 Chapter modules import this module and the library, never each other.
 """
@@ -13,6 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from companion.util import validate as check
+from companion import kernels as K
 from companion.learning.fits import PowerLawFit, power_law
 from companion.networks.width import label
 
@@ -84,6 +87,47 @@ def plot_init_error(result: Mapping[str, Any], fits: Mapping[str, Any]):
     log_ticks(ax, w)
     ax.legend(fontsize="small", title="fitted exponent [95% interval]", title_fontsize="small")
     return fig
+
+
+# ---------------------------------------------------------------------------------------------------
+# normalised kernels of one correlation (chapters 3 and 4)
+def ffnet_ntk(rho, depth: int) -> np.ndarray:
+    """Normalised FFNet NTK ``k_L(rho0)`` (equation ``eq-03-normalised``) at correlations ``rho`` (any
+    shape, in ``[-1, 1]``), depth ``L >= 0``; NumPy float64. A thin wrapper of
+    :func:`companion.kernels.ffnet_normalized` (the layer recursion); raises ``ValueError`` as it does."""
+    return np.asarray(K.ffnet_normalized(rho, depth).ntk)
+
+
+def resnet_ntk(rho, depth: int, gamma: float, trained: str = "hidden") -> np.ndarray:
+    """Normalised ResNet NTK with ``alpha = L^-gamma`` (equation ``eq-03-normalised``; chapter 4's
+    ``eq-04-step`` recursion) at correlations ``rho``, depth ``L >= 1``, ``trained`` in ``("hidden", "all")``;
+    NumPy float64. A thin wrapper of :func:`companion.kernels.resnet_normalized` with
+    :func:`companion.kernels.branch_scaling`; raises ``ValueError`` for a bad depth, gamma or trained."""
+    return np.asarray(K.resnet_normalized(rho, depth, K.branch_scaling(depth, gamma), trained).ntk)
+
+
+def depth1_first_order(rho) -> np.ndarray:
+    """The first-order term ``g1(rho0)`` of the ResNet's approach to the depth-1 kernel (``gamma > 1/2``,
+    ``trained="hidden"``), equation ``eq-03-first-order``: ``k_L(rho0) = k_1(rho0) + T g1(rho0) + O(T^2)``
+    with effective time ``T = L alpha^2 = L^(1 - 2 gamma)``, where (this book's derivation, chapter 3)::
+
+        g1 = [ (kappa1 + rho kappa0)(kappa0 - 1) + (2 kappa0 + rho / (pi sqrt(1 - rho^2))) (kappa1 - rho) ] / 4
+
+    at ``rho = rho0``. ``rho``: correlations in ``(-1, 1]`` (at ``rho0 = 1`` the term is 0). At ``rho0 = -1``
+    the expansion does not hold (``kappa0`` has a square-root kink there, so the correction is of order
+    ``T^(1/2)``), and ``rho <= -1`` raises ``ValueError``, as do entries outside ``[-1, 1]``.
+    Returns a NumPy float64 array of the shape of ``rho``.
+    """
+    r = np.asarray(K.depth1_limit(rho).nngp, dtype=np.float64)  # the correlations, validated by the kernels
+    if r.size and float(r.min()) <= -1.0:
+        raise check.fail("rho", float(r.min()), "correlations in (-1, 1] (the first-order term diverges at -1)")
+    k0, k1 = np.asarray(K.kappa0(r)), np.asarray(K.kappa1(r))
+    s = np.sqrt(np.maximum(1.0 - r * r, 0.0))
+    # d kappa0 / d rho = 1 / (pi sqrt(1 - rho^2)) diverges at rho = 1, where it multiplies kappa1 - rho
+    # ~ (1 - rho)^(3/2): the product tends to 0, so only the division needs a guard.
+    dk0 = np.divide(r, np.pi * s, out=np.zeros_like(r), where=s > 0)
+    g = k1 + r * k0
+    return ((g * (k0 - 1.0) + (2.0 * k0 + dk0) * (k1 - r)) / 4.0)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -150,24 +150,29 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "gram_depths": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000]},
     },
     # Chapter 4 (companion.chapters.alpha_scaling.phase, .spectral, .synthetic). Phase diagram: one recursion per (gamma, L,
-    # setting), O(L) each; spectra: positive series with ~40 k^2 terms per degree; synthetic: one n x n
-    # eigendecomposition per (n, seed, kernel) and the depth-free kernel on n x (n + n_test) entries.
+    # setting), O(L) each; spectra: positive series with ~40 k^2 terms per degree (in each d and, for the
+    # counterfactual, d +- 1); synthetic: one n x n eigendecomposition per (n, seed, kernel), shared by the two
+    # targets, and the depth-free kernel on n x (n + n_test + n/4) entries. source_s > dim + 1 keeps the spread
+    # target inside the RKHS (chapter 4, eq-04-spread).
     "04_alpha_scaling": {
         "smoke": {"gamma_step": 0.25, "gamma_max": 1.5, "max_depth": 10000, "per_decade": 1, "rho_points": 48,
                   "trained": ["hidden", "all"], "gammas": [0.0, 0.25, 0.5, 1.0], "fit_from": 100,
                   "kmax": 80, "dims": [3, 10],
                   "dim": 3, "ns": [100, 200, 400], "seeds": 3, "n_test": 300, "centers": 20, "noise": 0.5,
-                  "depth": 100, "learn_gammas": [1.0, 0.0], "times_per_decade": 5, "seed": 0},
+                  "depth": 100, "learn_gammas": [1.0, 0.0], "times_per_decade": 5, "seed": 0,
+                  "source_s": 4.2, "target_degrees": 40, "target_centers": 200},
         "default": {"gamma_step": 0.05, "gamma_max": 1.5, "max_depth": 10000, "per_decade": 3, "rho_points": 96,
                     "trained": ["hidden", "all"], "gammas": [0.0, 0.25, 0.5, 0.75, 1.0], "fit_from": 100,
                     "kmax": 120, "dims": [3, 10],
                     "dim": 3, "ns": [100, 200, 400, 800, 1600], "seeds": 4, "n_test": 600, "centers": 20,
-                    "noise": 0.5, "depth": 1000, "learn_gammas": [1.0, 0.0], "times_per_decade": 10, "seed": 0},
+                    "noise": 0.5, "depth": 1000, "learn_gammas": [1.0, 0.0], "times_per_decade": 10, "seed": 0,
+                    "source_s": 4.2, "target_degrees": 40, "target_centers": 200},
         "paper": {"gamma_step": 0.025, "gamma_max": 1.5, "max_depth": 10000, "per_decade": 6, "rho_points": 200,
                   "trained": ["hidden", "all"], "gammas": [0.0, 0.125, 0.25, 0.375, 0.5, 0.75, 1.0], "fit_from": 100,
                   "kmax": 240, "dims": [3, 10],
                   "dim": 3, "ns": [250, 500, 1000, 2000, 4000, 8000], "seeds": 8, "n_test": 4000, "centers": 20,
-                  "noise": 0.5, "depth": 10000, "learn_gammas": [1.0, 0.0], "times_per_decade": 20, "seed": 0},
+                  "noise": 0.5, "depth": 10000, "learn_gammas": [1.0, 0.0], "times_per_decade": 20, "seed": 0,
+                  "source_s": 4.2, "target_degrees": 80, "target_centers": 400},
     },
     # Chapter 5 (companion.chapters.finite_width): init error, NTK change over training, width needed vs n.
     "05_finite_width": {
@@ -331,6 +336,10 @@ class AlphaScalingParams(ChapterParams):
     learn_gammas: list[float] = param(lambda n, v: _real_list(n, v, 0.0), 'gammas of the learning-rate kernels')
     times_per_decade: int = param(lambda n, v: check.integer(n, v, minimum=1), 'stopping times per decade')
     seed: int = param(lambda n, v: check.integer(n, v, minimum=0), 'random seed')
+    source_s: float = param(lambda n, v: check.real(n, v, minimum=1.0, min_inclusive=False),
+                            'spread target: energy by degree E_k ~ k^-s (s > d + 1: inside the RKHS)')
+    target_degrees: int = param(lambda n, v: check.integer(n, v, minimum=2), 'spread target: highest degree K')
+    target_centers: int = param(lambda n, v: check.integer(n, v, minimum=1), 'spread target: centres (>= N(d, K))')
 
 
 @dataclass(frozen=True, kw_only=True)
