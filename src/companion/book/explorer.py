@@ -26,7 +26,7 @@ Files written by :func:`write` into one folder (the site serves it as ``_static/
 Settings: the FFNet (all ``L + 1`` weight matrices trained; ``gamma`` does not apply) and the ResNet
 "model H" for every ``gamma`` in :data:`GAMMAS` and ``trained`` in ``("hidden", "all")``.
 
-Source of the kernels and limits: the specification's closed forms (Huang et al. 2020; Tian & Yu 2024),
+Source of the kernels and limits: the closed forms of chapters 2 to 4 (Huang et al. 2020; Tian & Yu 2024),
 as implemented in :func:`companion.kernels.ffnet_normalized`, :func:`~companion.kernels.resnet_normalized`,
 :func:`~companion.kernels.ffnet_limit`, :func:`~companion.kernels.resnet_limit`,
 :func:`~companion.kernels.depth1_limit` and :func:`~companion.kernels.ode_limit`.
@@ -156,7 +156,7 @@ class Setting:
         return np.asarray(k.nngp, dtype=np.float64), np.asarray(k.ntk, dtype=np.float64)
 
     def limit(self, rho) -> tuple[np.ndarray, np.ndarray]:
-        """Depth limit ``(nngp, ntk)`` of the normalised kernels at ``rho`` (the specification's table):
+        """Depth limit ``(nngp, ntk)`` of the normalised kernels at ``rho`` (eq-03-limits and eq-04-ode):
         FFNet and ResNet ``gamma < 1/2``: 1/4 + nugget; ``gamma = 1/2``: the ODE limit; ``gamma > 1/2``:
         the depth-1 kernel (hidden) or ``rho`` (all)."""
         r = _rho("rho", rho)

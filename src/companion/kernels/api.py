@@ -14,7 +14,7 @@ Traced arguments skip the value checks and run in their traced dtype on one bloc
 the depth-free path evaluates its table and takes its derivative from the recursion (O(depth) per
 entry); a traced ``alpha`` with ``method="depthfree"`` raises :class:`NotDifferentiableError`
 (the table is built for one concrete alpha). The normalised NTK's derivative in ``rho`` is
-infinite at ``rho = +-1`` (its square-root kink, eq-02-arccos) and is returned as ``+-inf``
+infinite at ``rho = +-1`` (its square-root kink, eq-arccos) and is returned as ``+-inf``
 there; the NNGP's is finite everywhere.
 """
 
@@ -72,7 +72,7 @@ class Correlations:
     """Input correlations of every pair: ``rho``, ``u = 1 - rho`` and ``v = 1 + rho``, each ``(n1, n2)``.
 
     ``u`` and ``v`` have relative accuracy (``u`` near ``rho = 1``, ``v`` near ``-1``): that is the
-    representation the kernel engine maps (``k = k(u, v)``, eq-02-arccos), and what chapter code
+    representation the kernel engine maps (``k = k(u, v)``, eq-arccos), and what chapter code
     should pass on (e.g. ``normalized_from_uv``) instead of recomputing ``1 - rho`` from a Gram matrix.
     ``exact_pairs``: pairs recomputed as ``|a -+ b|^2 / 2``. Zero rows: ``rho = 0``.
     """
@@ -299,7 +299,7 @@ def _dispatch(x1, x2, arch, depth, alpha, trained, method, dtype, block_rows, ou
 def ffnet_kernels(x1, x2=None, *, depth: int, method: str = "auto", dtype="float64",
                   block_rows: int | None = None, out: str = "auto") -> Kernels:
     """NNGP and NTK matrices of the FFNet (Arora et al. 2019 form, all ``L + 1`` weight matrices trained;
-    the recursion eq-02-ffnet-recursion of chapter 2, after Huang et al. 2020, Sec. 3).
+    the recursion eq-ffnet-ntk of chapter 2, after Huang et al. 2020, Sec. 3).
 
     Args:
       x1: inputs ``(n1, d)``, any norms (the kernels are positively homogeneous; a zero row gives a zero
@@ -330,7 +330,7 @@ def ffnet_kernels(x1, x2=None, *, depth: int, method: str = "auto", dtype="float
 def resnet_kernels(x1, x2=None, *, depth: int, alpha: float, trained: str = "hidden", method: str = "auto",
                    dtype="float64", block_rows: int | None = None, out: str = "auto") -> Kernels:
     """NNGP and NTK matrices of the ResNet "model H" with branch scaling ``alpha`` (Huang et al. 2020,
-    Sec. 3, as reconstructed in this book: recursion eq-02-resnet-recursion).
+    Sec. 3, as reconstructed in this book: recursions eq-resnet-nngp and eq-resnet-ntk of chapter 2).
 
     Args:
       x1, x2, method, dtype, block_rows, out: as in :func:`ffnet_kernels`.

@@ -1,4 +1,4 @@
-"""Arc-cosine kernels of the ReLU and the numerically stable one-layer maps (eq-02-arccos).
+"""Arc-cosine kernels of the ReLU and the numerically stable one-layer maps (eq-arccos, chapter 2).
 
 For ``rho = cos(theta)`` in ``[-1, 1]`` (Cho & Saul's arc-cosine kernels, normalised so that
 ``kappa1(1) = kappa0(1) = 1``)::
@@ -124,10 +124,10 @@ def _apply(fn, rho):
 
 
 def kappa0(rho):
-    """Arc-cosine kernel of degree 0 (eq-02-arccos): ``(pi - arccos rho) / pi`` for ``rho`` in ``[-1, 1]``.
+    """Arc-cosine kernel of degree 0 (eq-arccos, chapter 2): ``(pi - arccos rho) / pi`` for ``rho`` in ``[-1, 1]``.
 
     ``kappa0(rho) = 2 E[relu'(u) relu'(u')]`` for standard Gaussians with correlation ``rho`` (Cho & Saul
-    2009; the specification's normalisation). Any array shape; same shape out, float64 for float64 or
+    2009; normalised so that kappa1(1) = 1, chapter 2). Any array shape; same shape out, float64 for float64 or
     Python input (whatever the x64 flag), float32 for float32. Relative accuracy a few ulps, also
     near ``rho = -1`` (``kappa0(-1 + e) = sqrt(2 e) / pi``). Raises ``ValueError`` naming ``rho`` for
     non-real, non-finite or out-of-range entries (beyond 1e-12). Traceable (inside ``jax.jit`` values
@@ -137,7 +137,7 @@ def kappa0(rho):
 
 
 def kappa1(rho):
-    """Arc-cosine kernel of degree 1 (eq-02-arccos): ``(sqrt(1 - rho^2) + (pi - arccos rho) rho) / pi``.
+    """Arc-cosine kernel of degree 1 (eq-arccos, chapter 2): ``(sqrt(1 - rho^2) + (pi - arccos rho) rho) / pi``.
 
     ``kappa1(rho) = 2 E[relu(u) relu(u')]`` for standard Gaussians with correlation ``rho`` (Cho & Saul
     2009). Shapes, dtypes and errors as :func:`kappa0`. Relative accuracy a few ulps on all of

@@ -2,7 +2,7 @@
 
 Every kernel of this package is a function of one input correlation per pair (positive homogeneity,
 ``K(x, x') = |x| |x'| S k(rho)``), and near ``rho = 1`` the kernels change on the scale
-``1 - rho ~ 1 / L^2`` (square-root kink, eq-02-arccos): ``1 - rho`` is needed with *relative*
+``1 - rho ~ 1 / L^2`` (square-root kink, eq-arccos): ``1 - rho`` is needed with *relative*
 accuracy. Formed as ``1 - <x, x'> / (|x| |x'|)`` from a Gram matrix it has an absolute error of
 ``~ sqrt(d) eps``, so two distinct inputs with ``1 - rho`` below ~1e-15 (float64) or ~1e-6
 (float32) look identical, and deep kernels of near-duplicates come out wrong (possibly indefinite).

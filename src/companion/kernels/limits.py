@@ -1,4 +1,4 @@
-"""Closed-form depth limits of the normalised kernels (the specification's table).
+"""Closed-form depth limits of the normalised kernels (chapter 3's eq-03-limits, chapter 4's eq-04-ode).
 
 Normalised means ``K(x, x') / sqrt(K(x, x) K(x', x'))`` for an input correlation ``rho0``; every
 function here takes ``rho0`` (any array shape, values in ``[-1, 1]``) and returns :class:`Kernels`
@@ -41,14 +41,15 @@ def _np_rho(rho0) -> np.ndarray:
 
 def ffnet_limit(rho0) -> Kernels:
     """FFNet (and ResNet with ``gamma < 1/2``) as depth -> infinity: NTK 1/4 off the diagonal and 1 at
-    ``rho0 = 1`` ("constant + nugget"); NNGP 1 everywhere."""
+    ``rho0 = 1`` ("constant + nugget"); NNGP 1 everywhere (eq-03-limits, chapter 3)."""
     r = _np_rho(rho0)
     return Kernels(np.ones_like(r), np.where(r >= 1.0, 1.0, 0.25), "closed-form", 0.0)
 
 
 def depth1_limit(rho0, trained: str = "hidden") -> Kernels:
     """ResNet with ``gamma > 1/2`` as depth -> infinity: hidden NTK ``(kappa1(rho0) + rho0 kappa0(rho0)) / 2``
-    (a one-hidden-layer bias-free ReLU net), ``trained="all"`` NTK ``rho0``; NNGP ``rho0``."""
+    (a one-hidden-layer bias-free ReLU net), ``trained="all"`` NTK ``rho0``; NNGP ``rho0`` (eq-03-limits,
+    chapter 3)."""
     trained = check.choice("trained", trained, check.TRAINED)
     r = _np_rho(rho0)
     if trained == "all":
@@ -96,7 +97,8 @@ def _ode(r: np.ndarray, rtol: float = 1e-13) -> tuple[np.ndarray, np.ndarray, np
 def ode_limit(rho0, trained: str = "hidden") -> Kernels:
     """ResNet with ``alpha = L^-1/2`` as depth -> infinity: ``Theta_ODE(rho0)`` (see the module doc),
     computed by an adaptive 8th-order Runge-Kutta solve (DOP853, rtol 1e-13) of the ODE in
-    ``u = 1 - rho``; NNGP ``rho_ODE(1)``. Both are 1 at ``rho0 = 1``."""
+    ``u = 1 - rho``; NNGP ``rho_ODE(1)``. Both are 1 at ``rho0 = 1`` (eq-04-ode, chapter 4; this book's
+    derivation)."""
     trained = check.choice("trained", trained, check.TRAINED)
     r = _np_rho(rho0)
     flat = r.ravel()

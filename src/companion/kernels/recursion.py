@@ -3,7 +3,7 @@
 Every kernel here is positively homogeneous, ``K(x, x') = |x| |x'| S k(rho0)`` with ``rho0`` the input
 correlation, ``S`` a scale that depends only on the architecture (:func:`scales`) and ``k`` the
 *normalised* kernel (``k(1) = 1``). This module computes ``k`` for the NNGP and the NTK by the layer
-recursions of the specification, with a compiled loop over depth (see below).
+recursions of chapter 2 (eq-ffnet-ntk, eq-resnet-nngp, eq-resnet-ntk), with a compiled loop over depth (see below).
 
 FFNet (Arora et al. form), unit inputs: ``rho_h = kappa1(rho_{h-1})``, ``Theta_0 = rho0``,
 ``Theta_h = Theta_{h-1} kappa0(rho_{h-1}) + rho_h``; ``k_nngp = rho_L``, ``k_ntk = Theta_L / (L + 1)``.
@@ -15,7 +15,7 @@ carries ``c tau`` and uses only ``alpha^2 / c`` and ``1 / c``, so that any finit
     tau_l = (tau_{l-1} (1 + alpha^2 kappa0(rho_{l-1})) + kappa1(rho_{l-1}) + rho_{l-1} kappa0(rho_{l-1})) / c
     p_l   = p_{l-1} (1 + alpha^2 kappa0(rho_{l-1})) / c,       tau_0 = 0, p_0 = 1
 
-so that ``Theta_hidden = |x||x'| alpha^2 c^L tau_L`` (the forward form of the specification's backward
+so that ``Theta_hidden = |x||x'| alpha^2 c^L tau_L`` (the forward form of chapter 2's backward
 sum over ``P_l``) and ``Theta_all = |x||x'| c^L (alpha^2 tau_L + rho_L + p_L rho0)``. On the diagonal
 ``tau_L = 2 L / c`` and ``p_L = 1``, which give the closed forms ``2 L alpha^2 (1 + alpha^2)^(L-1)`` and
 ``2 L alpha^2 (1 + alpha^2)^(L-1) + 2 (1 + alpha^2)^L``. Dividing ``tau`` (not ``Theta``) by ``alpha^2``

@@ -2,7 +2,7 @@
 against (tests, benchmark, chapter 2). Not part of the core: neural-tangents is imported only when one of
 these functions is called, and needs the pinned ``jax==0.5.3`` (``pip install companion[reference]``).
 
-Mapping (``../shared/papers.md``): ``stax.Dense`` divides the input Gram matrix by ``d``, so inputs are
+Mapping (the models of chapter 1, eq-ffnet and eq-resnet): ``stax.Dense`` divides the input Gram matrix by ``d``, so inputs are
 multiplied by ``sqrt(d)``.
 
 - FFNet: ``Dense(W_std=1), Relu, [Dense(W_std=sqrt 2), Relu] x (L-1), Dense(1, W_std=sqrt 2)``.
