@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from companion.publish import report
 from companion.util import validate as check
 from companion.publish import claims as C
 from companion import kernels as K
@@ -49,7 +50,7 @@ def gamma_grid(step: float, gamma_max: float) -> np.ndarray:
     return np.round(np.arange(k + 1) * step, 9)
 
 
-def phase_diagram(P: dict[str, Any], log=print) -> dict[str, Any]:
+def phase_diagram(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """Distances of the normalised RNTK on the grid ``gamma x L`` for each trained setting.
 
     ``P``: ``gamma_step``, ``gamma_max``, ``max_depth``, ``per_decade``, ``rho_points``, ``trained``.
@@ -77,7 +78,7 @@ def phase_diagram(P: dict[str, Any], log=print) -> dict[str, Any]:
     return {"gammas": gammas, "depths": depths, "rho": rho, "settings": settings}
 
 
-def regime_curves(P: dict[str, Any], log=print) -> dict[str, Any]:
+def regime_curves(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """Normalised RNTK against ``rho0`` at ``L = P["max_depth"]`` for ``gamma`` in ``P["gammas"]``, both
     settings, with each regime's limit (``ffnet_limit``, ``ode_limit``, ``depth1_limit``)."""
     start = time.perf_counter()

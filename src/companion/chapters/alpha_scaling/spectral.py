@@ -39,6 +39,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import special
 
+from companion.publish import report
 from companion.util import validate as check
 from companion import kernels as K
 from companion.publish import claims as C
@@ -217,7 +218,7 @@ def decay_exponent(mu: np.ndarray, kmin: int) -> dict[str, float]:
             "plain": float(loglog_slope(ev, mu[ev])[0])}
 
 
-def spectrum_study(P: dict[str, Any], log=print) -> dict[str, Any]:
+def spectrum_study(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """Coefficients of the depth-1 kernel (the infinite-depth RNTK, gamma > 1/2) for each dimension in
     ``P["dims"]`` up to degree ``P["kmax"]``: by the positive series (all ``d``) and by quadrature
     (``mu_k`` resolved above rounding); the gamma = 1/2 limit kernel by quadrature (its odd coefficients are

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from companion.publish import report
 from companion.util import validate as check
 from companion.publish import claims as C
 from companion.chapters.common import depth_colors
@@ -217,7 +218,7 @@ def _targets(P: dict[str, Any]) -> dict[str, Any]:
             "sections": Target(P["dim"], P["centers"], P["seed"])}
 
 
-def excess_risk_curves(P: dict[str, Any], log=print) -> dict[str, Any]:
+def excess_risk_curves(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """Excess risk against the stopping time for every ``n`` in ``P["ns"]``, seed, learning kernel and
     target (:data:`TARGETS`), with the risk on a fresh validation sample of ``max(n // 4, 20)`` noisy points.
 

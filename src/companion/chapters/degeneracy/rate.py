@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from companion.publish import report
 from companion.util import validate as check
 from companion.chapters.common import depth1_first_order, ffnet_ntk, log_depths, resnet_ntk, rho_grid, sup_distance
 from companion import kernels as K
@@ -101,7 +102,7 @@ def kappa0_log_slope(theta: np.ndarray, l1: int, l2: int) -> float:
     return (r2 - r1) / math.log(l2 / l1)
 
 
-def asymptotics(P: dict[str, Any], rho0: float = 0.5, log=print) -> dict[str, Any]:
+def asymptotics(P: dict[str, Any], rho0: float = 0.5, log=report.log) -> dict[str, Any]:
     """The steps of the derivation of ``eq-03-rates`` measured along one FFNet trajectory (``rho0``), for
     each depth in ``P["asymptotic_depths"]``.
 
@@ -156,7 +157,7 @@ def log_coefficient(depths, scaled) -> dict[str, np.ndarray]:
             "coef_alt": fit(lL, one, lL**2 / L, lL / L)[0]}
 
 
-def rate_study(P: dict[str, Any], log=print) -> dict[str, Any]:
+def rate_study(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """``L (k_L - 1/4)`` of the FFNet and, for comparison, ``L (k_L - k_1)`` of the ResNet with
     ``gamma = 1`` (``trained="hidden"``, ``k_1`` the depth-1 kernel), at the correlations
     :data:`RATE_RHO0`, on log-spaced depths from 10 to ``10^5`` (``P["per_decade"]`` per decade), and the
@@ -183,7 +184,7 @@ def rate_study(P: dict[str, Any], log=print) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------
 # distance to the limit against depth
-def depth_rates(P: dict[str, Any], log=print) -> dict[str, Any]:
+def depth_rates(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """Sup distance (over ``rho0`` in [-0.9, 0.99]) of the normalised NTK from its depth limit against
     ``L`` (log-spaced to ``P["max_depth"]``): FFNet vs 1/4, ResNet ``alpha = L^-gamma`` (each gamma in
     ``P["gammas"]``, all > 1/2, ``trained="hidden"``) vs the depth-1 kernel; the log-log slope fitted over

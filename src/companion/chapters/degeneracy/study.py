@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from companion.publish import report
 from companion.util import validate as check
 from companion.publish import claims as C
 from companion.chapters.common import resnet_ntk, ffnet_ntk, rho_grid, sup_distance
@@ -22,7 +23,7 @@ CLAIM_DEPTH = 10_000  # the limit claims are checked at this depth whatever the 
 
 # ---------------------------------------------------------------------------------------------------
 # 1. normalised kernels against the correlation
-def normalized_curves(P: dict[str, Any], log=print) -> dict[str, Any]:
+def normalized_curves(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """Normalised NNGP and NTK of the FFNet and of the ResNet (``alpha = L^-gamma``, ``trained="hidden"``)
     at each depth of ``P["depths"]``, on two grids: ``rho`` evenly spaced in ``[-1, 1]`` and
     ``u = 1 - rho`` log-spaced from 1e-12 to 1 (to resolve the boundary layer next to ``rho = 1``).
@@ -56,7 +57,7 @@ def normalized_curves(P: dict[str, Any], log=print) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------
 # 4. degeneracy on real data
-def gram_study(P: dict[str, Any], log=print) -> dict[str, Any]:
+def gram_study(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """Kernel matrices of real MNIST points against depth, and what kernel regression does with them.
 
     Draws ``P["n_train"]`` training and ``P["n_test"]`` test images of ``P["classes"]`` (+-1 targets,
@@ -128,7 +129,7 @@ def degenerate_prediction(y_mean: float, n: int, c: float = 0.25) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------
-def run(P: dict[str, Any], log=print) -> dict[str, Any]:
+def run(P: dict[str, Any], log=report.log) -> dict[str, Any]:
     """Every experiment of the chapter: ``{"curves", "rates", "log_rate", "asymptotics", "gram", "params"}``."""
     return {"curves": normalized_curves(P, log), "rates": R.depth_rates(P, log), "log_rate": R.rate_study(P, log),
             "asymptotics": R.asymptotics(P, log=log), "gram": gram_study(P, log), "params": dict(P)}

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from companion.publish import report
 from companion.util import validate as check
 from companion.util.threads import blas_threads
 from companion.learning import selection as S
@@ -138,7 +139,7 @@ def score_kernel(K: np.ndarray, y_train: np.ndarray, y_test: np.ndarray, methods
     return out
 
 
-def run(P: Mapping[str, Any], log: Callable[[str], Any] = print, *, threads: int | None = 1) -> dict[str, Any]:
+def run(P: Mapping[str, Any], log: Callable[[str], Any] = report.log, *, threads: int | None = 1) -> dict[str, Any]:
     """Run the whole grid: tasks x samplings x seeds x kernels x depths x methods x target centrings.
 
     Args:

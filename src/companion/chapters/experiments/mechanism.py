@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from companion.publish import report
 from companion.util import validate as check
 from companion.util.threads import blas_threads
 from companion.learning import selection as S
@@ -136,7 +137,7 @@ def _nested_order(y: np.ndarray, seed: int) -> np.ndarray:
     return np.stack([pos[:m], neg[:m]], axis=1).reshape(-1)
 
 
-def onset(P: Mapping[str, Any], log: Callable[[str], Any] = print, *, threads: int | None = 1) -> dict[str, Any]:
+def onset(P: Mapping[str, Any], log: Callable[[str], Any] = report.log, *, threads: int | None = 1) -> dict[str, Any]:
     """When does the FFNet stop learning? Test ``R^2`` against depth for several sample sizes ``n``.
 
     On the first dataset's two-class task with exactly balanced classes (``P["datasets"][0]`` and its
