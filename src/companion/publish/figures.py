@@ -43,7 +43,7 @@ from companion import __version__
 from companion.publish import figure_data
 from companion.util import console
 from companion.util import validate as check
-from companion.util.storage import atomic_write_bytes, sha256_bytes
+from companion.util.storage import atomic_write_bytes, sha256_bytes, to_jsonable
 
 STYLE = Path(__file__).with_name("companion.mplstyle")
 FIG_ID = re.compile(r"^fig-(\d\d)-[a-z0-9]+(-[a-z0-9]+)*$")
@@ -99,10 +99,6 @@ def _today() -> str:
     when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
     return when.date().isoformat()
 
-
-def _jsonable(value: Any) -> Any:
-    """Parameters as plain JSON (tuples become lists, NumPy scalars become numbers)."""
-    return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
 class _FontTimestampFilter(logging.Filter):
@@ -238,7 +234,7 @@ def save(
         "id": fig_id,
         "caption": " ".join(caption.split()),
         "chapter": match.group(1),
-        "parameters": _jsonable(dict(params or {})),
+        "parameters": to_jsonable(dict(params or {})),
         "data_source": data_source or "unspecified",
         "data_sha256": data_hash,
         "data": {"file": f"{fig_id}.csv", "columns": columns, "how": how},

@@ -123,6 +123,31 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def to_jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: NumPy/JAX scalars and arrays become Python numbers and (nested) lists,
+    tuples lists, mapping keys strings. The one converter for results and figure parameters (a cache
+    key instead digests arrays: :func:`canonical_json`).
+
+    Raises:
+      ValueError: a value that is none of numbers, strings, booleans, None, arrays, lists and dicts of them.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "__array__"):
+        return to_jsonable(np.asarray(value).tolist())
+    raise check.fail("result value", value, "numbers, strings, booleans, None, arrays, lists and dicts of them")
+
+
 def _jsonable(obj: Any) -> Any:
     if obj is None or isinstance(obj, (bool, str, int)):
         return obj

@@ -35,7 +35,7 @@ import numpy as np
 
 from companion.util import console
 from companion.util import validate as check
-from companion.util.storage import atomic_write_text
+from companion.util.storage import atomic_write_text, to_jsonable
 
 __all__ = ["run_sweep", "point_key", "to_jsonable", "load_entry", "SweepWarning"]
 
@@ -45,25 +45,6 @@ STALE_SECONDS = 3600.0  # a temporary file this old is left over from a killed w
 
 class SweepWarning(UserWarning):
     """A stored sweep entry was unreadable or inconsistent and is being recomputed."""
-
-
-def to_jsonable(value: Any) -> Any:
-    """``value`` with NumPy/JAX scalars and arrays turned into Python numbers and (nested) lists."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "__array__"):
-        return to_jsonable(np.asarray(value).tolist())
-    raise check.fail("result value", value, "numbers, strings, booleans, None, arrays, lists and dicts of them")
 
 
 def _canonical(value: Any) -> str:

@@ -82,7 +82,8 @@ def write_results(result: Mapping[str, Any], out_dir: str | Path | None = None) 
 
     Default folder: ``figures.output_dir() / "results"``. Returns the CSV path.
     """
-    from companion.publish.figures import _jsonable, git_commit, output_dir
+    from companion.publish.figures import git_commit, output_dir
+    from companion.util.storage import to_jsonable
     from companion.util.storage import atomic_write_text
     from companion import __version__
 
@@ -92,8 +93,8 @@ def write_results(result: Mapping[str, Any], out_dir: str | Path | None = None) 
     atomic_write_text(path, to_csv(result["rows"]))
     grids = {k: [_fmt(k, v) for v in vals] for k, vals in result["grids"].items()}
     sidecar = {"file": path.name, "columns": list(COLUMNS), "rows": len(result["rows"]),
-               "parameters": _jsonable(dict(result["params"])), "grids (normalised kernel)": grids,
-               "datasets": _jsonable(result["datasets"]), "seconds": round(float(result["seconds"]), 1),
+               "parameters": to_jsonable(dict(result["params"])), "grids (normalised kernel)": grids,
+               "datasets": to_jsonable(result["datasets"]), "seconds": round(float(result["seconds"]), 1),
                "package": "companion", "version": __version__, "git_commit": git_commit()}
     atomic_write_text(out / "experiments.json", json.dumps(sidecar, indent=1, sort_keys=True) + "\n")
     return path
