@@ -22,7 +22,7 @@ from scipy import stats
 
 from companion.util import validate as check
 
-__all__ = ["loglog_slope", "PowerLawFit", "power_law", "power_law_solve"]
+__all__ = ["loglog_slope", "PowerLawFit", "power_law", "power_law_solve", "halfwidths_from"]
 
 
 def _floats(name: str, value: Any) -> np.ndarray:
@@ -203,3 +203,19 @@ def power_law_solve(prefactor: float, slope: float, threshold: float) -> float:
     # threshold / prefactor under- or overflowed, or is subnormal: work with logarithms
     log_x = (math.log(threshold) - math.log(prefactor)) / slope
     return math.inf if log_x > math.log(sys.float_info.max) else math.exp(log_x)
+
+
+def halfwidths_from(fit: PowerLawFit, value: float) -> float:
+    """How far ``value`` lies from the fitted exponent, in half-widths of its confidence interval:
+    ``|slope - value| / ((high - low) / 2)``. At most 1 exactly when ``value`` is inside the interval.
+
+    ``inf`` for a zero-width interval that misses ``value``, ``nan`` if the interval is not finite.
+    """
+    value = check.real("value", value)
+    half = (fit.high - fit.low) / 2.0
+    if not (math.isfinite(half) and math.isfinite(fit.slope)):
+        return math.nan
+    d = abs(fit.slope - value)
+    if half == 0.0:
+        return 0.0 if d == 0.0 else math.inf
+    return d / half
