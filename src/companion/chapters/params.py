@@ -173,23 +173,27 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # Chapter 5 (companion.chapters.finite_width): init error, NTK change over training, width needed vs n.
     "05_finite_width": {
+    # Seeds are cheap (a run takes well under a second once its network is compiled) and the claims'
+    # tolerances are intervals over seeds; every new width, activation or n costs a compilation.
     "smoke": {
-        "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 64], "seeds": 2,
-        "gammas": [0.5], "activations": ["relu"], "scaling_activation": "relu", "init_widths": [16, 256],
-        "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0, "threshold": 0.1,
+        "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 128], "seeds": 6,
+        "gammas": [0.5], "activations": ["relu", "gelu"], "scaling_activation": "relu", "smooth_activation": "gelu",
+        "smooth_ns": [4, 8], "init_widths": [16, 256], "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0,
+        "threshold": 0.1,
     },
     "default": {
         "depth": 4, "d": 16, "n": 16, "ns": [8, 16, 32, 64], "n_test": 32, "widths": [32, 64, 128, 256],
-        "seeds": 3, "gammas": [0.0, 0.5, 1.0], "activations": ["relu", "gelu"], "scaling_activation": "relu",
+        "seeds": 6, "gammas": [0.0, 0.5, 1.0], "activations": ["relu", "gelu"], "scaling_activation": "relu",
+        "smooth_activation": "gelu", "smooth_ns": [4, 8, 16],
         "init_widths": [32, 128, 512, 2048], "init_n": 16, "max_steps": 2000, "tol": 1e-3, "lr_factor": 1.0,
         "threshold": 0.1,
     },
     "paper": {
         "depth": 4, "d": 16, "n": 16, "ns": [16, 32, 64, 128, 256], "n_test": 128,
         "widths": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "seeds": 8, "gammas": [0.0, 0.5, 1.0],
-        "activations": ["relu", "gelu", "tanh"], "scaling_activation": "relu",
-        "init_widths": [64, 256, 1024, 4096, 8192], "init_n": 64, "max_steps": 20000, "tol": 1e-3,
-        "lr_factor": 1.0, "threshold": 0.05,
+        "activations": ["relu", "gelu", "tanh"], "scaling_activation": "relu", "smooth_activation": "gelu",
+        "smooth_ns": [4, 8, 16], "init_widths": [64, 256, 1024, 4096, 8192], "init_n": 64, "max_steps": 20000,
+        "tol": 1e-3, "lr_factor": 1.0, "threshold": 0.05,
     },
     },
     # Chapter 6 (companion.chapters.experiments): NTK regression on real data against depth. Two-class pairs:
@@ -342,6 +346,8 @@ class FiniteWidthParams(ChapterParams):
     gammas: list[float] = param(lambda n, v: _real_list(n, v, 0.0), 'branch-scaling exponents gamma (alpha = L^-gamma)')
     activations: list[str] = param(lambda n, v: _choice_list(n, v, ACTIVATIONS), 'activation functions')
     scaling_activation: str = param(lambda n, v: check.choice(n, v, ACTIVATIONS), 'activation of the width-needed study')
+    smooth_activation: str = param(lambda n, v: check.choice(n, v, ACTIVATIONS), "smooth activation of the width-needed run in the theorem's setting")
+    smooth_ns: list[int] = param(lambda n, v: _int_list(n, v, 1), 'training-set sizes n of the smooth-activation run (n <= d keeps its NTK well conditioned)')
     init_widths: list[int] = param(lambda n, v: _int_list(n, v, 1), 'widths of the initialisation check')
     init_n: int = param(lambda n, v: check.integer(n, v, minimum=2), 'inputs of the initialisation check')
     max_steps: int = param(lambda n, v: check.integer(n, v, minimum=1), 'largest number of gradient steps')
