@@ -178,7 +178,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 128], "seeds": 6,
         "gammas": [0.5], "activations": ["relu", "gelu"], "scaling_activation": "relu", "smooth_activation": "gelu",
-        "smooth_ns": [4, 8], "init_widths": [16, 256], "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0,
+        "smooth_ns": [4, 8], "init_widths": [16, 256, 1024], "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0,
         "threshold": 0.1,
     },
     "default": {
