@@ -21,7 +21,7 @@ Data (:func:`sphere_data`): ``n`` training and ``n_test`` test inputs uniform on
 ``y = sign(x_1)`` (a balanced two-class problem with a smooth decision boundary).
 
 Networks (:func:`network`): ``companion.networks.models`` FFNet (all layers trained) and ResNet with
-``alpha = L^-gamma`` and ``trained="hidden"`` (the papers' setting), activation ReLU or a smooth one.
+``alpha = L^-gamma`` and ``trained="hidden"`` (the setting of Huang et al. 2020), activation ReLU or a smooth one.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: 
     """The chapter's networks, cached so that every seed reuses the same compiled functions.
 
     ``arch="ffnet"`` (``gamma`` must be ``None``; all layers trained) or ``"resnet"`` with
-    ``alpha = depth ** -gamma`` and ``trained`` (default ``"hidden"``, the papers' setting).
+    ``alpha = depth ** -gamma`` and ``trained`` (default ``"hidden"``, the setting of Huang et al. 2020).
     """
     # Checked before the cache: it would take depth=True or 2.0 for the cached network of depth 1 or 2.
     check.choice("arch", arch, ("ffnet", "resnet"))
