@@ -121,7 +121,7 @@ MUTANTS: tuple[Mutant, ...] = (
       "return max(halfwidths_from(f, -1.0) for f in fits.values())",
       ("tests/chapters/test_kernel_checks.py", "-m", "not reference"), "width-rate compared with -1 instead of -1/2"),
     M("ch5-lazy-bound", "chapters/finite_width.py",
-      "worst_gap = max(f.high for f in fits[\"gap\"].values())",
+      "worst_gap = max(f.low for f in fits[\"gap\"].values())",
       "worst_gap = max(f.slope for f in fits[\"gap\"].values())",
       ("tests/chapters/test_finite_width.py", "-k", "claims"), "gap exponent's point estimate instead of its interval"),
     M("ch6-best-test-accuracy", "chapters/experiments.py",
