@@ -244,18 +244,19 @@ def change_table(result: Mapping[str, Any], fits: Mapping[str, Any], metric: str
 
 
 def needed_table(fits: Mapping[str, Any]) -> str:
-    """A Markdown table of the width needed: ``m*`` per ``n`` and the fitted exponent of ``m*`` in ``n``."""
-    lines = []
+    """A Markdown table of the width needed: ``m*`` per ``n`` and the fitted exponent of ``m*`` in ``n``.
+
+    Columns are the union of every configuration's sample sizes ("–" where a configuration was not run)."""
+    all_ns = sorted({int(n) for per_cfg in fits["needed"].values() for wn in per_cfg.values() for n in wn["ns"]})
+    cols = " | ".join(f"m* (n={n})" for n in all_ns)
+    lines = [f"| criterion | network | {cols} | exponent in n | 95% interval |", "|" + "---|" * (len(all_ns) + 4)]
     for metric, per_cfg in fits["needed"].items():
         for cfg, wn in per_cfg.items():
-            if not lines:
-                ns = " | ".join(f"m* (n={n})" for n in wn["ns"])
-                lines = [f"| criterion | network | {ns} | exponent in n | 95% interval |",
-                         "|" + "---|" * (len(wn["ns"]) + 4)]
-            ms = " | ".join(("~" if e else "") + f"{m:.3g}" for m, e in zip(wn["m_star"], wn["extrapolated"]))
+            by_n = {int(n): ("~" if e else "") + f"{m:.3g}" for n, m, e in zip(wn["ns"], wn["m_star"], wn["extrapolated"])}
+            ms = " | ".join(by_n.get(n, "–") for n in all_ns)
             crit = f"{metric} = {wn['threshold']:g}"
             lines.append(f"| {crit} | {label(*cfg, tex=False)} | {ms} | {wn['exponent']:.2f} | [{wn['low']:.2f}, {wn['high']:.2f}] |")
-    return "\n".join(lines) + "\n\n~: extrapolated beyond the measured widths by the fitted power law."
+    return "\n".join(lines) + "\n\n~: extrapolated beyond the measured widths by the fitted power law; –: not run."
 
 
 # ----------------------------------------------------------------------------------------------------
