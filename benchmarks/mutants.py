@@ -4,11 +4,13 @@ Developer tool, run by hand (not in CI)::
 
     python benchmarks/mutants.py                 # every mutant (a few minutes per mutant on 2 CPUs)
     python benchmarks/mutants.py --list          # the mutants and the tests each one runs
-    python benchmarks/mutants.py --only claims-le-lt regression-absolute-cut
+    python benchmarks/mutants.py --only claims-at-most-lt regression-absolute-cut
+    python benchmarks/mutants.py --control       # the same tests without mutations: all must pass
 
 Each mutant replaces one exact string in one file of ``src/companion`` (it must occur exactly once; a
 mutant whose string is gone is reported ``stale``: update it to the code as it now reads). For each
-mutant the tool copies ``src``, ``tests`` and ``pyproject.toml`` into a temporary folder, applies the
+mutant the tool copies ``src``, ``tests``, ``results``, ``notebooks``, ``book`` and the top-level
+configuration files into a temporary folder, applies the
 edit there (the working tree is never touched), runs the named fast tests with ``pytest -x`` and reports
 ``killed`` (a test failed), ``survived`` (every test passed: a missing test) or ``timeout``. The kill
 rate counts timeouts as killed and leaves stale mutants out.
@@ -135,11 +137,17 @@ def _copy_tree(dest: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
     shutil.copytree(ROOT / "src", dest / "src", ignore=ignore)
     shutil.copytree(ROOT / "tests", dest / "tests", ignore=ignore)
-    shutil.copy2(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    for name in ("results", "notebooks", "book"):  # small files some tests read from the repository
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    for name in ("pyproject.toml", "_toc.yml", "_config.yml"):
+        if (ROOT / name).is_file():
+            shutil.copy2(ROOT / name, dest / name)
 
 
-def run_one(m: Mutant, timeout: float) -> tuple[str, float]:
-    """``("killed" | "survived" | "timeout" | "stale", seconds)`` for one mutant."""
+def run_one(m: Mutant, timeout: float, control: bool = False) -> tuple[str, float]:
+    """``("killed" | "survived" | "timeout" | "stale", seconds)`` for one mutant. ``control=True`` runs the
+    same tests on the unmutated copy: they must pass ("survived"), else a kill means nothing."""
     target = ROOT / "src" / "companion" / m.file
     text = target.read_text() if target.is_file() else ""
     if text.count(m.old) != 1:
@@ -147,7 +155,8 @@ def run_one(m: Mutant, timeout: float) -> tuple[str, float]:
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         tmp = Path(tmp)
         _copy_tree(tmp)
-        (tmp / "src" / "companion" / m.file).write_text(text.replace(m.old, m.new))
+        if not control:
+            (tmp / "src" / "companion" / m.file).write_text(text.replace(m.old, m.new))
         env = {**os.environ, "PYTHONPATH": str(tmp / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
         cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests]
         start = time.perf_counter()
@@ -166,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per mutant (default 900)")
+    ap.add_argument("--control", action="store_true",
+                    help="run each mutant's tests without the mutation (they must all pass: 'survived')")
     args = ap.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.only or m.id in args.only]
     if args.only and len(chosen) != len(set(args.only)):
@@ -176,9 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = []
     for m in chosen:
-        status, seconds = run_one(m, args.timeout)
+        status, seconds = run_one(m, args.timeout, args.control)
         results.append((m, status))
         print(f"{status:9s} {seconds:7.1f} s  {m.id:32s} {m.what}", flush=True)
+    if args.control:
+        broken = [m.id for m, s in results if s in ("killed", "timeout")]
+        print(f"\ncontrol: tests fail without any mutation for {broken}" if broken else "\ncontrol: all tests pass")
+        return 1 if broken else 0
     live = [s for _, s in results if s != "stale"]
     killed = sum(s in ("killed", "timeout") for s in live)
     print(f"\nkilled {killed} of {len(live)} ({100.0 * killed / max(len(live), 1):.0f}%); "
