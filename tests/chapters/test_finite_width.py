@@ -14,6 +14,7 @@ from companion.chapters import finite_width as fw
 from companion.chapters import common
 from companion.networks import width
 from companion.networks.training import train
+from companion.learning.fits import PowerLawFit
 
 matplotlib.use("Agg")
 
@@ -105,15 +106,21 @@ def test_params_validate():
 def test_tiny_pipeline(tmp_path):
     """run -> summary -> claims -> figures, resumable: a second run reads everything from disk."""
     P = {**chapters.params("05_finite_width", "smoke"), "depth": 1, "widths": [8, 32], "init_widths": [8, 64], "ns": [4, 6], "n": 6,
-         "n_test": 4, "d": 4, "seeds": 2, "max_steps": 300}
+         "n_test": 4, "d": 4, "seeds": 2, "max_steps": 300, "activations": ["relu", "gelu"], "smooth_ns": [4, 6]}
     logs = []
     res = fw.run(P, tmp_path, progress=False, log=logs.append)
-    assert len(res["change"]) == len(fw.change_grid(P)) == 2 * 2 * 2 * 2
+    # configs at n = 6 (2 activations x 2 nets) plus the scaling runs at n = 4 (relu and gelu, 2 nets each)
+    assert len(res["change"]) == len(fw.change_grid(P)) == (4 + 4) * 2 * 2
     assert len(res["init"]) == len(fw.init_grid(P)) == 2 * 2 * 2
+    assert all("rel_error_other" in r for r in res["init"] if r["arch"] == "resnet")
     S = fw.summary(res)
     assert set(S["needed"]) == {"rel_change", "op_change_over_lmin"}
+    assert len(S["needed"]["rel_change"]) == 4 and ("resnet", "gelu", 0.5) in S["needed"]["rel_change"]
     cl = fw.claims(res, S)
-    assert [c.id for c in cl] == ["05-init-rate", "05-change-falls", "05-lazy", "05-converged"]
+    assert [c.id for c in cl] == ["05-init-rate", "05-change-falls", "05-lazy"]
+    assert all(c.counterfactual for c in cl)
+    assert f"of {len(res['change'])} training runs" in fw.converged_sentence(S)
+    assert "$" not in fw.difference_table(S) + fw.needed_table(S) + fw.change_table(res, S)
     for fig in (common.plot_init_error(res, S), fw.plot_change(res, S), fw.plot_width_needed(res, S),
                 fw.plot_loss_curves(res), fw.plot_gap(res, S)):
         assert fig.axes
@@ -121,3 +128,51 @@ def test_tiny_pipeline(tmp_path):
     assert "|" in fw.fit_table(S["change"], ["arch", "activation", "gamma"])
     again = fw.run(P, tmp_path, progress=False, log=logs.append)
     assert all(r["_cached"] for r in again["change"] + again["init"])
+
+
+def _fit(slope, half, seeds=6):
+    se = half / 2.57  # t_{0.975, 5}
+    return PowerLawFit(slope, 0.0, se, slope - half, slope + half, 0.95, "t-seeds", seeds)
+
+
+def _fits(init=-0.5, change=-1.0, gap=-1.0):
+    return {
+        "init": {("ffnet", None): _fit(init, 0.05), ("resnet", 0.5): _fit(init + 0.02, 0.05)},
+        "init_other": {("resnet", 0.5): _fit(-0.03, 0.05)},
+        "change": {("ffnet", "relu", None): _fit(-0.8, 0.3), ("ffnet", "gelu", None): _fit(change, 0.2),
+                   ("resnet", "gelu", 0.5): _fit(change + 0.1, 0.2)},
+        "gap": {("ffnet", "gelu", None): _fit(gap, 0.2), ("resnet", "gelu", 0.5): _fit(gap, 0.2)},
+        "converged": 10, "diverged": 0, "runs": 10,
+    }
+
+
+RESULT = {"params": {"activations": ["relu", "gelu"]}}
+
+
+def test_claims_pass_and_reject_their_counterfactuals():
+    out = fw.claims(RESULT, _fits())
+    assert all(c.passed for c in out), [(c.id, c.measured) for c in out]
+    assert all(c.counterfactual_passed is False for c in out), [(c.id, c.counterfactual_measured) for c in out]
+
+
+def test_claims_fail_on_the_wrong_rates():
+    # smooth change falling like m^-1/2, not 1/m: 05-change-falls fails
+    assert not fw.claims(RESULT, _fits(change=-0.5))[1].passed
+    # init error falling like 1/m: 05-init-rate fails
+    assert not fw.claims(RESULT, _fits(init=-1.0))[0].passed
+    # a gap whose interval lies above -1/2 (falls slower than m^-1/2): 05-lazy fails; one whose interval
+    # reaches -1/2 (point estimate -0.4, half-width 0.2) is consistent with m^-1/2 and passes
+    assert not fw.claims(RESULT, _fits(gap=-0.2))[2].passed
+    assert fw.claims(RESULT, _fits(gap=-0.4))[2].passed
+    with pytest.raises(ValueError, match="activations"):
+        fw.claims({"params": {"activations": ["relu"]}}, {**_fits(), "change": {("ffnet", "relu", None): _fit(-1, 0.1)}})
+
+
+def test_exponent_differences():
+    fits = {("ffnet", "gelu", None): _fit(-1.0, 0.2), ("resnet", "gelu", 0.5): _fit(-0.6, 0.2),
+            ("resnet", "relu", 0.5): _fit(-0.6, 0.2)}
+    rows = fw.exponent_differences(fits)
+    assert len(rows) == 1 and math.isclose(rows[0]["difference"], -0.4)
+    half = rows[0]["high"] - rows[0]["difference"]
+    assert math.isclose(half, 2.57 * math.hypot(0.2 / 2.57, 0.2 / 2.57) * 2.5706 / 2.57, rel_tol=1e-3)
+    assert "γ = 0.5" in fw.difference_table({"change": fits})

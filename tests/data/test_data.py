@@ -392,3 +392,24 @@ def test_nothing_available(fake_world):
         warnings.simplefilter("ignore")
         with pytest.raises(data.DataNotFoundError, match="could not download"):
             data.load("cifar100", fetch=_serve(fake_world, missing={"cifar-100-binary.tar.gz"}), progress=False)
+
+
+def test_two_class_targets_and_centring_on_fake_data(fake_world):
+    """Without the real files: the first class is +1, and centring subtracts the mean of the drawn
+    *training* images (never the test images'), re-derived by hand on the fake MNIST."""
+    raw = data.load("mnist", source="official", progress=False)
+    for classes in ((0, 1), (1, 0)):
+        ds = data.prepare("mnist", classes=classes, n_train=4, n_test=2, raw=raw)
+        assert np.array_equal(ds.y_train, np.where(ds.labels_train == classes[0], 1.0, -1.0))
+        assert np.array_equal(ds.y_test, np.where(ds.labels_test == classes[0], 1.0, -1.0))
+        assert sorted(ds.y_train.tolist()) == [-1.0, -1.0, 1.0, 1.0] and sorted(ds.y_test.tolist()) == [-1.0, 1.0]
+        xtr = raw.x_train[ds.index_train].reshape(4, -1) / 255.0
+        xte = raw.x_test[ds.index_test].reshape(2, -1) / 255.0
+        assert np.max(np.abs(xtr.mean(0) - xte.mean(0))) > 0.1  # the two means differ: a swap would show
+        for x, got in ((xtr, ds.x_train), (xte, ds.x_test)):
+            v = x - xtr.mean(0)
+            np.testing.assert_allclose(got, v / np.linalg.norm(v, axis=1, keepdims=True), rtol=1e-12, atol=1e-15)
+    flipped = data.prepare("mnist", classes=(1, 0), n_train=4, n_test=2, raw=raw)
+    same = data.prepare("mnist", classes=(0, 1), n_train=4, n_test=2, raw=raw)
+    assert np.array_equal(flipped.index_train, same.index_train)  # same draw ...
+    assert np.array_equal(flipped.y_train, -same.y_train)  # ... opposite signs

@@ -285,3 +285,28 @@ def test_bad_arguments(problem):
         S.evaluate(Ktr, y, Kte, y[:3], "ridge", [1.0])
     with pytest.raises(ValueError, match="block_rows="):
         model.predict_kernel(rbf, problem["x"][60:], problem["x"][:60], "flow", [1.0], block_rows=0)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e-12, 1e-4, 1.0, 1e3, 1e8])
+def test_predictions_do_not_depend_on_the_kernels_units(problem, scale):
+    """Scaling the kernel by ``c`` and the ridge by ``c`` (a stopping time by ``1/c``) is a change of units:
+    predictions must not move. This catches any cut or floor that is absolute instead of relative to the
+    largest eigenvalue (e.g. the pseudo-inverse keeping rounding-level eigenvalues of a large kernel, or
+    dropping every eigenvalue of a small one). A rank-4 linear kernel makes the cut matter."""
+    x = problem["x"]
+    n = problem["n"]
+    lin = x @ x.T  # rank d = 4: the other n - 4 eigenvalues are rounding noise, cut by the pseudo-inverse
+    for K in (rbf(x, x, 1.5), lin):
+        Ktr, Kte = K[:n, :n], K[n:, :n]
+        ridges, times = [0.0, 1e-9, 1e-3, 1.0], [1.0, 1e3, 1e9, np.inf]
+        base = R.KernelRegression(Ktr, problem["y"])
+        scaled = R.KernelRegression(scale * Ktr, problem["y"])
+        for method, grid, unit in (("ridge", ridges, scale), ("flow", times, 1.0 / scale)):
+            want = base.predict(Kte, method, grid)
+            got = scaled.predict(scale * Kte, method, [v * unit for v in grid])
+            # rtol: the RBF interpolant (ridge 0, 1e-9) amplifies rounding by its condition number (~1e10);
+            # an absolute cut gives errors of order 1 (zero predictions, or rounding noise blown up)
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.max(np.abs(want)),
+                                       err_msg=f"{method}, kernel scaled by {scale:g}")
+        one = R.kernel_ridge(scale * Ktr, problem["y"], scale * Kte, 1e-3 * scale)
+        np.testing.assert_allclose(one, R.kernel_ridge(Ktr, problem["y"], Kte, 1e-3), rtol=1e-9)

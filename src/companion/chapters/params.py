@@ -116,8 +116,10 @@ class ChapterParams(Mapping):
 # The three scales' values of every chapter. Keep the three scales' keys identical.
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "01_models": {
-        "smoke": {"width": 64, "depth": 6, "gammas": [0.0, 0.5, 1.0], "seeds": 1, "rho0": 0.5},
-        "default": {"width": 512, "depth": 32, "gammas": [0.0, 0.5, 1.0], "seeds": 3, "rho0": 0.5},
+        # Seeds: the finite-width check's tolerance is a standard error over seeds; at width 256 and depth 6,
+        # 16 seeds are what it takes for the swapped-gamma counterfactual to be rejected (smoke).
+        "smoke": {"width": 256, "depth": 6, "gammas": [0.0, 0.5, 1.0], "seeds": 16, "rho0": 0.5},
+        "default": {"width": 512, "depth": 32, "gammas": [0.0, 0.5, 1.0], "seeds": 8, "rho0": 0.5},
         # All block weights are held at once: depth 128 x 2 x 2048^2 float64 = 8.6 GB, fine on one GPU.
         "paper": {"width": 2048, "depth": 128, "gammas": [0.0, 0.25, 0.5, 1.0], "seeds": 16, "rho0": 0.5},
     },
@@ -176,23 +178,27 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # Chapter 5 (companion.chapters.finite_width): init error, NTK change over training, width needed vs n.
     "05_finite_width": {
+    # Seeds are cheap (a run takes well under a second once its network is compiled) and the claims'
+    # tolerances are intervals over seeds; every new width, activation or n costs a compilation.
     "smoke": {
-        "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 64], "seeds": 2,
-        "gammas": [0.5], "activations": ["relu"], "scaling_activation": "relu", "init_widths": [16, 256],
-        "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0, "threshold": 0.1,
+        "depth": 2, "d": 8, "n": 8, "ns": [4, 8], "n_test": 16, "widths": [16, 128], "seeds": 6,
+        "gammas": [0.5], "activations": ["relu", "gelu"], "scaling_activation": "relu", "smooth_activation": "gelu",
+        "smooth_ns": [4, 8], "init_widths": [16, 256, 1024], "init_n": 6, "max_steps": 300, "tol": 1e-3, "lr_factor": 1.0,
+        "threshold": 0.1,
     },
     "default": {
         "depth": 4, "d": 16, "n": 16, "ns": [8, 16, 32, 64], "n_test": 32, "widths": [32, 64, 128, 256],
-        "seeds": 3, "gammas": [0.0, 0.5, 1.0], "activations": ["relu", "gelu"], "scaling_activation": "relu",
+        "seeds": 6, "gammas": [0.0, 0.5, 1.0], "activations": ["relu", "gelu"], "scaling_activation": "relu",
+        "smooth_activation": "gelu", "smooth_ns": [4, 8, 16],
         "init_widths": [32, 128, 512, 2048], "init_n": 16, "max_steps": 2000, "tol": 1e-3, "lr_factor": 1.0,
         "threshold": 0.1,
     },
     "paper": {
         "depth": 4, "d": 16, "n": 16, "ns": [16, 32, 64, 128, 256], "n_test": 128,
         "widths": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "seeds": 8, "gammas": [0.0, 0.5, 1.0],
-        "activations": ["relu", "gelu", "tanh"], "scaling_activation": "relu",
-        "init_widths": [64, 256, 1024, 4096, 8192], "init_n": 64, "max_steps": 20000, "tol": 1e-3,
-        "lr_factor": 1.0, "threshold": 0.05,
+        "activations": ["relu", "gelu", "tanh"], "scaling_activation": "relu", "smooth_activation": "gelu",
+        "smooth_ns": [4, 8, 16], "init_widths": [64, 256, 1024, 4096, 8192], "init_n": 64, "max_steps": 20000,
+        "tol": 1e-3, "lr_factor": 1.0, "threshold": 0.05,
     },
     },
     # Chapter 6 (companion.chapters.experiments): NTK regression on real data against depth, under two sampling
@@ -273,7 +279,7 @@ class ModelsParams(ChapterParams):
     width: int = param(lambda n, v: check.integer(n, v, minimum=1), 'hidden width m (units per layer)')
     depth: int = param(lambda n, v: check.integer(n, v, minimum=0), 'depth L (hidden layers or residual blocks)')
     gammas: list[float] = param(lambda n, v: _real_list(n, v, 0.0), 'branch-scaling exponents gamma (alpha = L^-gamma)')
-    seeds: int = param(lambda n, v: check.integer(n, v, minimum=1), 'number of random seeds')
+    seeds: int = param(lambda n, v: check.integer(n, v, minimum=2), 'number of random seeds (>= 2: tolerances are standard errors over seeds)')
     rho0: float = param(lambda n, v: check.real(n, v, minimum=-1.0, maximum=1.0), 'input correlation rho_0 in [-1, 1]')
 
 
@@ -357,6 +363,8 @@ class FiniteWidthParams(ChapterParams):
     gammas: list[float] = param(lambda n, v: _real_list(n, v, 0.0), 'branch-scaling exponents gamma (alpha = L^-gamma)')
     activations: list[str] = param(lambda n, v: _choice_list(n, v, ACTIVATIONS), 'activation functions')
     scaling_activation: str = param(lambda n, v: check.choice(n, v, ACTIVATIONS), 'activation of the width-needed study')
+    smooth_activation: str = param(lambda n, v: check.choice(n, v, ACTIVATIONS), "smooth activation of the width-needed run in the theorem's setting")
+    smooth_ns: list[int] = param(lambda n, v: _int_list(n, v, 1), 'training-set sizes n of the smooth-activation run (n <= d keeps its NTK well conditioned)')
     init_widths: list[int] = param(lambda n, v: _int_list(n, v, 1), 'widths of the initialisation check')
     init_n: int = param(lambda n, v: check.integer(n, v, minimum=2), 'inputs of the initialisation check')
     max_steps: int = param(lambda n, v: check.integer(n, v, minimum=1), 'largest number of gradient steps')

@@ -22,7 +22,7 @@ from scipy import stats
 
 from companion.util import validate as check
 
-__all__ = ["loglog_slope", "PowerLawFit", "power_law", "power_law_solve"]
+__all__ = ["loglog_slope", "PowerLawFit", "power_law", "power_law_solve", "halfwidths_from"]
 
 
 def _floats(name: str, value: Any) -> np.ndarray:
@@ -184,7 +184,8 @@ def power_law_solve(prefactor: float, slope: float, threshold: float) -> float:
 
     For a decreasing law (``slope < 0``) this is the smallest ``x`` with ``y <= threshold``:
     ``x* = (prefactor / threshold) ** (1 / -slope)``. A crossing beyond the float range is ``inf``
-    (or ``0.0``), e.g. for a nearly flat law: never reached within any measurable width.
+    (or ``0.0``), e.g. for a nearly flat law: never reached within any measurable width. An answer below
+    the normal float range (under ``2.2e-308``) is a subnormal float, with the few digits it can hold.
     """
     prefactor = check.real("prefactor", prefactor, minimum=0.0, min_inclusive=False)
     threshold = check.real("threshold", threshold, minimum=0.0, min_inclusive=False)
@@ -192,11 +193,29 @@ def power_law_solve(prefactor: float, slope: float, threshold: float) -> float:
     if slope == 0:
         raise check.fail("slope", slope, "a non-zero exponent")
     ratio = threshold / prefactor
-    if 0.0 < ratio < math.inf:
+    # A subnormal ratio has lost relative precision (e.g. 1e-300 / 1.786e18 keeps ~5 digits), and
+    # ratio ** (1 / slope) would carry that error into a normal-range answer: use logarithms there.
+    if sys.float_info.min <= ratio < math.inf:
         try:
             return float(ratio ** (1.0 / slope))
         except OverflowError:
             return math.inf
-    # threshold / prefactor itself under- or overflowed: work with logarithms
+    # threshold / prefactor under- or overflowed, or is subnormal: work with logarithms
     log_x = (math.log(threshold) - math.log(prefactor)) / slope
     return math.inf if log_x > math.log(sys.float_info.max) else math.exp(log_x)
+
+
+def halfwidths_from(fit: PowerLawFit, value: float) -> float:
+    """How far ``value`` lies from the fitted exponent, in half-widths of its confidence interval:
+    ``|slope - value| / ((high - low) / 2)``. At most 1 exactly when ``value`` is inside the interval.
+
+    ``inf`` for a zero-width interval that misses ``value``, ``nan`` if the interval is not finite.
+    """
+    value = check.real("value", value)
+    half = (fit.high - fit.low) / 2.0
+    if not (math.isfinite(half) and math.isfinite(fit.slope)):
+        return math.nan
+    d = abs(fit.slope - value)
+    if half == 0.0:
+        return 0.0 if d == 0.0 else math.inf
+    return d / half

@@ -171,7 +171,8 @@ def empirical_ntk(
     method: str = "auto",
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> jax.Array:
-    """The empirical NTK ``Theta(x1, x2)`` of ``net`` at ``params`` over the trained parameters.
+    """The empirical NTK ``Theta(x1, x2)`` of ``net`` at ``params`` over the trained parameters
+    (``eq-05-empirical``: the sum over trained weights of ``df(x1)/dp df(x2)/dp``; Jacot et al. 2018).
 
     Args:
       net: a :class:`companion.networks.models.Network` (scalar output); only ``net.trained`` parameters count.

@@ -85,6 +85,9 @@ def _inputs(x, dt, in_dim: int) -> jax.Array:
 def ffnet(depth: int, width: int, activation: str = "relu", dtype="float64") -> Network:
     """FFNet with ``depth`` hidden layers of ``width`` units (all ``L + 1`` matrices trained).
 
+    Implements ``eq-ffnet`` (chapter 1), in the form of Arora et al. (2019):
+    ``x_l = sqrt(2/m) relu(W_l x_{l-1})``, ``f = v^T x_L``.
+
     Args:
       depth: L >= 1, the number of hidden layers.
       width: m >= 1.
@@ -132,6 +135,10 @@ def resnet(
     dtype="float64",
 ) -> Network:
     """ResNet model H with ``depth`` residual blocks of ``width`` units and branch scaling ``alpha``.
+
+    Implements ``eq-resnet`` (chapter 1): ``x_0 = A x / sqrt(m)``,
+    ``x_l = x_{l-1} + alpha V_l relu(sqrt(2/m) W_l x_{l-1}) / sqrt(m)``, ``f = v^T x_L`` (model H of Huang
+    et al. 2020 as reconstructed in this book; the structure is checked against neural-tangents in chapter 2).
 
     Args:
       depth: L >= 1 residual blocks.

@@ -77,7 +77,8 @@ def step_size(theta0, n: int, lr_factor: float = 1.0) -> float:
 
 
 def linearised(theta0, theta0_test, f0, f0_test, y, eta: float, steps: int) -> dict[str, np.ndarray]:
-    """Predictions of the linearised network after ``0..steps`` gradient-descent steps.
+    """Predictions of the linearised network after ``0..steps`` gradient-descent steps (``eq-05-linearised``:
+    the network replaced by its first-order Taylor expansion at initialisation, Lee et al. 2019).
 
     Args:
       theta0: ``(n, n)`` kernel on the training inputs.

@@ -21,6 +21,14 @@ from companion.networks.training import train
 
 
 SWEEP_VERSION = "2"  # part of every stored sweep entry's address: bump when a point function changes
+INIT_VERSION = "3"  # the same for init_point (3: also the error against another gamma's kernel)
+
+
+def other_gamma(gamma: float) -> float:
+    """The branch scaling whose kernel serves as a wrong reference for ``gamma``: 1 for every gamma != 1,
+    1/2 for gamma = 1 (the counterfactual of the width-rate claims of chapters 2 and 5)."""
+    gamma = check.real("gamma", gamma, minimum=0.0)
+    return 0.5 if gamma == 1.0 else 1.0
 
 
 def sphere_data(n: int, d: int, seed: int, n_test: int = 0) -> dict[str, np.ndarray]:
@@ -45,7 +53,7 @@ def network(arch: str, depth: int, width: int, activation: str = "relu", gamma: 
     """The chapter's networks, cached so that every seed reuses the same compiled functions.
 
     ``arch="ffnet"`` (``gamma`` must be ``None``; all layers trained) or ``"resnet"`` with
-    ``alpha = depth ** -gamma`` and ``trained`` (default ``"hidden"``, the papers' setting).
+    ``alpha = depth ** -gamma`` and ``trained`` (default ``"hidden"``, the setting of Huang et al. 2020).
     """
     # Checked before the cache: it would take depth=True or 2.0 for the cached network of depth 1 or 2.
     check.choice("arch", arch, ("ffnet", "resnet"))
@@ -68,14 +76,15 @@ def _network(arch: str, depth: int, width: int, activation: str, gamma: float | 
     return models.resnet(depth, width, models.branch_scaling(depth, gamma), activation, trained)
 
 
-def label(arch: str, activation: str, gamma: float | None) -> str:
-    """Legend text, e.g. ``"FFNet relu"`` or ``"ResNet gelu, gamma=0.5"`` (LaTeX gamma)."""
+def label(arch: str, activation: str, gamma: float | None, *, tex: bool = True) -> str:
+    """Legend text, e.g. ``"FFNet relu"`` or ``"ResNet gelu, gamma=0.5"``: LaTeX gamma for figures
+    (``tex=True``), the Unicode letter for Markdown tables (``tex=False``)."""
     check.choice("arch", arch, ("ffnet", "resnet"))
     if arch == "resnet":
         gamma = check.real("gamma", gamma)
     if arch == "ffnet":
         return f"FFNet {activation}"
-    return rf"ResNet {activation}, $\gamma={gamma:g}$"
+    return rf"ResNet {activation}, $\gamma={gamma:g}$" if tex else f"ResNet {activation}, γ = {gamma:g}"
 
 
 CURVE_POINTS = 60  # log-spaced steps kept of each loss curve
@@ -147,14 +156,20 @@ def init_point(point: Mapping[str, Any]) -> dict[str, Any]:
       point: ``arch``, ``gamma``, ``depth``, ``width``, ``n``, ``d``, ``seed``.
 
     Returns:
-      ``rel_error = ||Theta_m - Theta||_F / ||Theta||_F`` and ``diag_error`` (the same on the diagonal).
+      ``rel_error = ||Theta_m - Theta||_F / ||Theta||_F``, ``diag_error`` (the same on the diagonal) and,
+      for a ResNet, ``rel_error_other``: the same error against the kernel of the ResNet with
+      :func:`other_gamma` (a wrong reference: it must not fall with the width).
     """
     p = dict(point)
     net = network(p["arch"], p["depth"], p["width"], "relu", p["gamma"])
     x = sphere_data(p["n"], p["d"], p["seed"])["x"]
     emp = np.asarray(empirical_ntk(net, net.init(jax.random.PRNGKey(p["seed"]), p["d"]), x))
     ref = analytic_ntk(p["arch"], p["depth"], p["gamma"], x)
-    return {
+    out = {
         "rel_error": float(np.linalg.norm(emp - ref) / np.linalg.norm(ref)),
         "diag_error": float(np.linalg.norm(np.diag(emp) - np.diag(ref)) / np.linalg.norm(np.diag(ref))),
     }
+    if p["arch"] == "resnet":
+        other = analytic_ntk("resnet", p["depth"], other_gamma(p["gamma"]), x)
+        out["rel_error_other"] = float(np.linalg.norm(emp - other) / np.linalg.norm(other))
+    return out
