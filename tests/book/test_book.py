@@ -79,10 +79,13 @@ def test_cache_hit_and_corruption(smoke_chapters, tmp_path):
     assert build.verify_entry(redo.notebook.parent)
 
 
-def test_bad_parameter_fails_fast_with_the_cell(tmp_path):
-    with pytest.raises(build.ChapterError, match=r"(?s)chapter 01_models.*cell.*depth=-1 is invalid"):
+def test_bad_parameter_fails_before_execution(tmp_path):
+    """A bad override is the standard named error before papermill starts (no kernel, no cache entry)."""
+    with pytest.raises(ValueError, match=r"depth=-1 is invalid; allowed: an integer >= 0"):
         build.execute("01_models", "smoke", {"depth": -1}, cache_dir=tmp_path)
-    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")], "no cache entry for a failed run"
+    with pytest.raises(ValueError, match=r"overrides=\[1, 2\] is invalid"):
+        build.execute("01_models", "smoke", [1, 2], cache_dir=tmp_path)
+    assert not list(tmp_path.iterdir()), "nothing is written for a rejected parameter"
 
 
 def test_unknown_chapter_and_scale(tmp_path):
