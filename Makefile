@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# MathJax for the offline site (package.json / package-lock.json; copied into the book by companion.book.site).
+# MathJax for the offline site (package.json / package-lock.json; copied into the book by companion.book.pages).
 NODE_STAMP := node_modules/.installed
 
 .PHONY: book book-paper test test-fast colab check-colab browser-deps latex-deps clean help

@@ -93,3 +93,17 @@ def test_lists_and_arrays_are_lists():
     P = chapters.params("03_degeneracy", "smoke", {"gammas": np.array([0.75, 1.0]), "classes": (3, 5)})
     assert P.gammas == [0.75, 1.0] and P.classes == [3, 5]
     assert P.to_dict()["gammas"] == [0.75, 1.0]
+
+
+@pytest.mark.parametrize("chapter, overrides, name", [
+    ("03_degeneracy", {"classes": [3, 50]}, "classes"), ("03_degeneracy", {"classes": [3, 3]}, "classes"),
+    ("03_degeneracy", {"classes": [3]}, "classes"), ("03_degeneracy", {"gamma": 10**400}, "gamma"),
+    ("01_models", {"rho0": 10**400}, "rho0"), ("06_experiments", {"pairs": {("a",): [3, 5]}}, r"pairs key"),
+])
+def test_more_members_of_the_kind_are_named_errors(chapter, overrides, name):
+    with pytest.raises(ValueError, match=rf"^{name}=.* is invalid; allowed: "):
+        chapters.params(chapter, "smoke", overrides)
+
+
+def test_a_zero_dimensional_array_is_its_scalar():
+    assert chapters.params("03_degeneracy", "smoke", {"n_train": np.array(63)}).n_train == 63

@@ -40,12 +40,12 @@ def canonical(value: Any) -> Any:
     """
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, np.ndarray):
-        return [canonical(v) for v in value.tolist()]
+    if isinstance(value, np.ndarray):  # a 0-d array is its scalar
+        return canonical(value.tolist())
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
-    if isinstance(value, Mapping):
-        return {canonical(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, Mapping):  # keys stay hashable (a tuple key is not turned into a list)
+        return {(k.item() if isinstance(k, np.generic) else k): canonical(v) for k, v in value.items()}
     return value
 
 
@@ -315,6 +315,13 @@ class DegeneracyParams(ChapterParams):
     n_test: int = param(lambda n, v: check.integer(n, v, minimum=1), 'test points')
     seed: int = param(lambda n, v: check.integer(n, v, minimum=0), 'random seed')
     gram_depths: list[int] = param(lambda n, v: _int_list(n, v, 1), 'depths of the Gram-matrix study')
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # The pair must exist in the chosen dataset: checked here, where both fields are known.
+        top = N_CLASSES[self.dataset] - 1
+        if len(self.classes) != 2 or self.classes[0] == self.classes[1] or max(self.classes) > top:
+            raise check.fail("classes", self.classes, f"two distinct class ids of {self.dataset!r}, each <= {top}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -57,7 +57,10 @@ def real(
     rng = "a finite real number" + (f" {lo}" if lo else "") + (" and" if lo and hi else "") + (f" {hi}" if hi else "")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise fail(name, value, rng)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # a Python int beyond the float range (10**400)
+        raise fail(name, value, rng) from None
     if not math.isfinite(value):
         raise fail(name, value, rng)
     if minimum is not None and (value < minimum or (not min_inclusive and value == minimum)):
