@@ -27,6 +27,8 @@ k = resnet_kernels(x, depth=1000, alpha=1000 ** -1.0)
 assert np.allclose(np.diag(np.asarray(k.ntk)), 2 * 1000 * 1e-6 * (1 + 1e-6) ** 999)
 f = ffnet_kernels(x, depth=10)
 assert np.allclose(np.diag(np.asarray(f.ntk)), 11.0)
+assert not jax.config.jax_enable_x64 and np.asarray(f.ntk).dtype == np.float64  # no global switch, float64 kernels
+jax.config.update("jax_enable_x64", True)  # float64 networks are the caller's choice
 net = models.resnet(3, 16, 0.5)
 out = net.apply(net.init(jax.random.PRNGKey(0), 4), x)
 assert out.shape == (5,) and np.all(np.isfinite(np.asarray(out)))
