@@ -17,26 +17,26 @@ ROOT = Path(__file__).resolve().parents[1]
 jax.config.update("jax_enable_x64", True)
 
 
-@pytest.fixture
-def x64_off():
-    """Run one test with ``jax_enable_x64`` off (as in a fresh process), restoring the previous value."""
+def _x64(value: bool):
+    """Switch ``jax_enable_x64`` to ``value`` for one test, restoring the previous value afterwards."""
     before = bool(jax.config.jax_enable_x64)
-    jax.config.update("jax_enable_x64", False)
+    jax.config.update("jax_enable_x64", value)
     try:
         yield
     finally:
         jax.config.update("jax_enable_x64", before)
+
+
+@pytest.fixture
+def x64_off():
+    """Run one test with ``jax_enable_x64`` off (as in a fresh process), restoring the previous value."""
+    yield from _x64(False)
 
 
 @pytest.fixture
 def x64_on():
     """Run one test with ``jax_enable_x64`` on, restoring the previous value."""
-    before = bool(jax.config.jax_enable_x64)
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", before)
+    yield from _x64(True)
 
 
 @pytest.fixture(scope="session")
