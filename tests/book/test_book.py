@@ -82,6 +82,16 @@ def test_every_figure_is_legible_in_print(smoke_chapters):
     assert not fixed, f"legible now: remove {fixed} from KNOWN_SMALL_PT"
 
 
+def test_no_panel_draws_more_series_than_can_be_told_apart(smoke_chapters):
+    """At most MAX_SERIES labelled series per panel (colour, line style and marker each cycle through six)."""
+    from companion.publish.figures import MAX_SERIES
+
+    crowded = [f"{side.stem}: {n}" for ex in smoke_chapters.values()
+               for side in sorted((ex.outputs / "figures").glob("fig-*.json"))
+               if (n := json.loads(side.read_text())["print"]["max_series"]) > MAX_SERIES]
+    assert not crowded, f"panels with more than {MAX_SERIES} labelled series: {crowded}"
+
+
 def test_cache_hit_and_corruption(smoke_chapters, tmp_path):
     ex = smoke_chapters["01_models"]
     cache = tmp_path / "cache"

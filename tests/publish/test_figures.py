@@ -167,3 +167,19 @@ def test_too_many_series_in_one_panel_warns(tmp_path):
         side = figures.save(fig, "fig-01-crowded", "Crowded.", out_dir=tmp_path)
     assert side["print"]["max_series"] == 8
     plt.close(fig)
+
+
+def test_panels_print_at_full_size_and_reject_a_bad_grid():
+    """A grid from ``panels`` prints at 1:1 (scale 1) with the style's letters (>= 8 pt); bad grids are named errors."""
+    figures.use_style()
+    fig, axes = figures.panels(2, 2, panel_height=2.4, sharex=True)
+    for ax in axes.flat:
+        ax.plot([1, 10, 100], [0.3, 0.27, 0.25], label="FFNet NTK")
+        ax.set(xscale="log", xlabel="depth $L$", ylabel="normalised NTK")
+        ax.legend()
+    printed = figures.legibility(fig)
+    plt.close(fig)
+    assert printed["scale"] == 1.0 and printed["min_font_pt"] >= figures.MIN_FONT_PT
+    for kw, name in (({"ncols": 4}, "ncols=4"), ({"nrows": 0}, "nrows=0"), ({"panel_height": 0.1}, "panel_height=0.1")):
+        with pytest.raises(ValueError, match=name):
+            figures.panels(**kw)

@@ -65,6 +65,37 @@ def use_style() -> None:
     mpl.rcParams["svg.hashsalt"] = "companion"
 
 
+FIGURE_WIDTH_IN = 6.0  # the style's figure width: with its labels the saved figure prints at about 1:1
+
+
+def panels(
+    nrows: int = 1, ncols: int = 1, *, panel_height: float = 2.6, **subplots_kw: Any
+) -> tuple[mpl.figure.Figure, Any]:
+    """A figure of ``nrows x ncols`` panels that prints at 1:1 in the text column, so the style's letters stay legible.
+
+    The figure is :data:`FIGURE_WIDTH_IN` inches wide (with its tick and axis labels it then fits the
+    :data:`PRINT_WIDTH_IN`-inch column without being scaled down) and ``panel_height`` inches tall per row;
+    constrained layout keeps labels from overlapping. Panels do not get wider than the column: more than
+    three side by side would each be under two inches wide, so put them in rows instead.
+
+    Args:
+      nrows, ncols: the grid of panels (``ncols`` from 1 to 3).
+      panel_height: inches per row of panels (0.5 to 6).
+      **subplots_kw: passed to :func:`matplotlib.pyplot.subplots` (``sharex``, ``sharey``, ``squeeze``, ...).
+
+    Returns:
+      ``(fig, axes)`` as :func:`matplotlib.pyplot.subplots` returns them.
+
+    Raises:
+      ValueError: ``nrows`` below 1, ``ncols`` outside 1..3, or ``panel_height`` outside 0.5..6.
+    """
+    nrows = check.integer("nrows", nrows, minimum=1)
+    ncols = check.integer("ncols", ncols, minimum=1, maximum=3)
+    panel_height = check.real("panel_height", panel_height, minimum=0.5, maximum=6.0)
+    subplots_kw.setdefault("layout", "constrained")
+    return plt.subplots(nrows, ncols, figsize=(FIGURE_WIDTH_IN, panel_height * nrows), **subplots_kw)
+
+
 def output_dir() -> Path:
     """Where chapters write figures and result tables: ``$COMPANION_OUTPUT``, else ``./companion_output``."""
     return Path(os.environ.get("COMPANION_OUTPUT", "companion_output")).resolve()
