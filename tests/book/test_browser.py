@@ -107,6 +107,15 @@ PAGE_CHECKS = r"""() => {
     if (!alt || /^[\w./-]*[0-9a-f]{16,}[\w.-]*$/i.test(alt) || /\.(png|svg|jpe?g|gif)$/i.test(alt))
       problems.push(`image without alt text: ${img.getAttribute("src")} (alt '${short(alt)}')`);
   });
+  // Display equations fit the column: each is broken over lines (aligned) rather than scrolled in its box.
+  document.querySelectorAll('mjx-container[display="true"]').forEach((eq) => {
+    if (eq.scrollWidth > eq.clientWidth + 2) {
+      const block = eq.closest(".math, div") || eq;
+      const label = (block.id || (block.querySelector(".eqno") || {}).innerText || "").toString().trim();
+      const tex = (eq.querySelector("mjx-assistive-mml math") || {}).textContent || eq.innerText || "";
+      problems.push(`equation ${label || "(unnumbered)"} is ${eq.scrollWidth} px wide in a ${eq.clientWidth} px column: '${short(tex)}'`);
+    }
+  });
   // No sideways scrolling of the page, nor of the theme's article column (which would scroll as a whole).
   for (const sel of [".bd-main", ".bd-content", ".bd-article-container", "article.bd-article"]) {
     const el = document.querySelector(sel);
@@ -330,7 +339,7 @@ def check_site(
                         problems.append(f"{where}: a notebook output shows a traceback")
 
                     seen = page.evaluate(PAGE_CHECKS)
-                    problems += [f"{where}: {p}" for p in seen if first or "sideways" in p]
+                    problems += [f"{where}: {p}" for p in seen if first or "sideways" in p or p.startswith("equation ")]
 
                     if first:
                         hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
@@ -377,7 +386,8 @@ def test_every_page_in_chromium(chromium_path, smoke_book):
 @pytest.mark.timeout(300)
 def test_the_checks_catch_a_broken_page(chromium_path, tmp_path):
     """The checker itself: a page with a JS error, a missing image, a dead link, a traceback, an external
-    script, a broken table, build output in cells, raw TeX, an image without alt text and a too-wide element
+    script, a broken table, build output in cells, raw TeX, an image without alt text, an equation wider than
+    its column and a too-wide element
     is reported on every count, and a clean page on none (so a green browser test means something)."""
     (tmp_path / "ok.html").write_text(
         "<html><head><title>Fine: γ</title></head><body><article><p id='here'>fine, $5 is not math</p>"
@@ -403,6 +413,8 @@ def test_the_checks_catch_a_broken_page(chromium_path, tmp_path):
         "<p>the limit is $\\gamma = 1/2$ and \\alpha stays</p>"
         "<img alt='../_images/f5963a0e7cc028a48b8894297b7aeabca8b85270eb7fcf2a23c57b4be3c0399a.png' src='data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='>"
         "<div style='width: 3000px'>too wide</div>"
+        "<mjx-container display='true' style='display: block; overflow-x: auto'><div style='width: 2500px'>"
+        "k_L = a very long equation</div></mjx-container>"
         "</article></body></html>"
     )
     with _serve(tmp_path) as base:
@@ -421,6 +433,7 @@ def test_the_checks_catch_a_broken_page(chromium_path, tmp_path):
     assert "image without alt text: _images/missing.png" in text and "f5963a0e7cc0" in text
     for width in WIDTHS:
         assert f"bad.html @{width}px: the page scrolls sideways" in text, width
+        assert f"bad.html @{width}px: equation (unnumbered) is" in text and "a very long equation" in text, width
     assert not [p for p in result["problems"] if p.startswith("ok.html")], text
 
 
