@@ -97,7 +97,7 @@ def test_figure_index_lists_files_citations_and_provenance(tmp_path):
         for ext in ("pdf", "svg", "png", "json"):
             assert f"<_static/figures/{fid}.{ext}>`" in page, (fid, ext)
         assert f"@misc{{companion-{fid}," in page
-        assert f"The companion authors (2026). Figure {fid}:" in page
+        assert f"The NTK Companion contributors (2026). Figure {fid}:" in page
     # A labelled figure gets its number; an unlabelled one only its chapter (no dangling reference).
     assert "{numref}`fig-01-norms`" in page and "{numref}`fig-02-kernel`" not in page
     assert "PNG (300 dpi)" in page
@@ -132,7 +132,7 @@ def test_citations(tmp_path):
     fig = _sidecar(tmp_path, "fig-03-rates", "Rates & errors: 50% of $x_l$ see {numref}`fig-03-other` #1 in_domain.")
     chapters = {"03": "03_degeneracy"}
     text = pages.citation_text(fig, chapters)
-    assert text.startswith("The companion authors (2026). Figure fig-03-rates: Rates & errors")
+    assert text.startswith("The NTK Companion contributors (2026). Figure fig-03-rates: Rates & errors")
     assert "{numref}" not in text and "fig-03-other" in text
     url = "https://ntk-companion.github.io/resnet-ntk-companion/notebooks/03_degeneracy.html#fig-03-rates"
     assert "version 0.1.0 (git commit 0123456789ab)" in text and text.endswith(url)
@@ -140,7 +140,7 @@ def test_citations(tmp_path):
     assert bib.startswith("@misc{companion-fig-03-rates,\n") and bib.endswith("\n}")
     assert bib.count("{") - bib.count("\\{") == bib.count("}") - bib.count("\\}")
     assert r"Rates \& errors: 50\% of $x_l$ see figure fig-03-other \#1 in\_domain." in bib  # math kept as is
-    assert "author       = {{The companion authors}}" in bib  # braces: a corporate author, not "authors, The"
+    assert "author       = {{The NTK Companion contributors}}" in bib  # braces: a corporate author, not "authors, The"
     assert "year         = {2026}" in bib and "Git commit 0123456789abcdef0123" in bib
     assert f"url          = {{{url}}}" in bib
     # Without a chapter mapping, the repository's chapters are used (the CLI has no staged book).
@@ -178,7 +178,7 @@ def test_book_citation():
     bib = cite.book_bibtex("0123456789abcdef", "2026")
     assert bib.startswith("@misc{companion-book,") and "version 0.1.0" in bib and "Git commit 0123456789abcdef" in bib
     assert "url          = {https://ntk-companion.github.io/resnet-ntk-companion/}" in bib
-    assert cite.book_text("0123456789abcdef", "2026").startswith("The companion authors (2026). Deep ResNets")
+    assert cite.book_text("0123456789abcdef", "2026").startswith("The NTK Companion contributors (2026). Deep ResNets")
     assert "(git commit 0123456789ab-dirty)" in cite.book_text("0123456789abcdef0123-dirty", "2026")
 
 
@@ -320,7 +320,7 @@ def test_cli_list_and_cite(tmp_path, capsys):
     assert cli.main(["figures", "cite", "fig-01-norms", "--source", str(src)]) == 0
     assert capsys.readouterr().out.startswith("@misc{companion-fig-01-norms,")
     assert cli.main(["figures", "cite", "fig-01-norms", "--format", "text", "--source", str(src)]) == 0
-    assert capsys.readouterr().out.startswith("The companion authors (2026). Figure fig-01-norms")
+    assert capsys.readouterr().out.startswith("The NTK Companion contributors (2026). Figure fig-01-norms")
     assert cli.main(["figures", "cite", "fig-09-none", "--source", str(src)]) == 1
     assert "known: fig-01-norms" in capsys.readouterr().err
 
@@ -368,8 +368,9 @@ def test_citation_cff():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0"
     assert cff["title"] == pages.BOOK_TITLE
-    # The authors are a placeholder entity until the real names are filled in, the same everywhere.
-    assert cff["authors"] == [{"name": "The companion authors"}]
+    # One entity author (the project's contributors, as in "The Matplotlib Development Team"), the same
+    # in CITATION.cff, the book's configuration and every BibTeX entry.
+    assert [a["name"] for a in cff["authors"]] == ["The NTK Companion contributors"]
     assert yaml.safe_load((ROOT / "_config.yml").read_text())["author"] == cite.authors_text(cite.metadata())
     assert cff["repository-code"] == pages.REPOSITORY
     assert cff["url"] == cite.SITE_URL

@@ -22,7 +22,7 @@ from companion.book.paths import REPOSITORY, ROOT, SITE_URL
 CFF = ROOT / "CITATION.cff"
 # What CITATION.cff says, for a package installed without its repository (a test checks they agree).
 FALLBACK = {"title": "Deep ResNets versus deep FFNets: a neural tangent kernel companion", "version": "0.1.0",
-            "authors": [{"name": "The companion authors"}], "repository": REPOSITORY}
+            "authors": [{"name": "The NTK Companion contributors"}], "repository": REPOSITORY}
 
 # Unicode that LaTeX's utf8 input does not define, as math (wrapped in $...$ outside math) or as text.
 _GREEK = {
