@@ -18,13 +18,8 @@ package; Playwright never downloads a browser here. Without Chromium the test is
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html.parser
-import http.server
-import os
-import shutil
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -35,15 +30,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.book]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SKIP_DIRS = {"_static", "_images", "_downloads", "_sources", "_sphinx_design_static"}
 PAGE_TIMEOUT_MS = 30_000
 WIDTHS = (1400, 420)  # a desktop and a phone, in CSS pixels
@@ -136,37 +122,6 @@ PAGE_CHECKS = r"""() => {
 }"""
 
 
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("COMPANION_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so the browser test must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def chromium_path():
-    """Checked before the (slow) book build, so a missing browser skips at once."""
-    path = _chromium()
-    if path is None:
-        _unavailable("chromium not found: install Debian's chromium (`apt-get install chromium`; `make test` does as root)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("the Python package playwright is not installed (it is in requirements/lock.txt)")
-    return path
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-
 def _pages(html_dir: Path) -> list[str]:
     """Every HTML page of the site, relative to its root (``notebooks/01_models.html``)."""
     return sorted(
@@ -246,24 +201,8 @@ def _typeset(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> dict:
     )
 
 
-@contextlib.contextmanager
-def _serve(html_dir: Path):
-    """Serve ``html_dir`` on http://127.0.0.1:<free port>/ while the block runs."""
-    handler = functools.partial(_QuietHandler, directory=str(html_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
 def check_site(
-    base: str, html_dir: Path, chromium: str, screenshots: Path | None, colab: bool = True,
+    base: str, html_dir: Path, chromium: str, chromium_args: list[str], screenshots: Path | None, colab: bool = True,
     math_timeout_ms: int = PAGE_TIMEOUT_MS, widths: tuple[int, ...] = WIDTHS,
 ) -> dict:
     """Open every page of the site served at ``base`` in headless Chromium at each of ``widths`` and collect
@@ -283,7 +222,7 @@ def check_site(
     math_pages = 0
     start = time.perf_counter()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=chromium, args=chromium_args, headless=True)
         try:
             for width in widths:
                 context = browser.new_context(viewport={"width": width, "height": 900}, service_workers="block")
@@ -368,10 +307,10 @@ def check_site(
 
 
 @pytest.mark.timeout(900)
-def test_every_page_in_chromium(chromium_path, smoke_book):
+def test_every_page_in_chromium(chromium_path, chromium_args, serve_site, smoke_book):
     html_dir = Path(smoke_book)
-    with _serve(html_dir) as base:
-        result = check_site(base, html_dir, chromium_path, SCREENSHOTS)
+    with serve_site(html_dir) as base:
+        result = check_site(base, html_dir, chromium_path, chromium_args, SCREENSHOTS)
     pages = result["pages"]
     print(f"browser: {len(pages)} pages in {result['seconds']:.1f} s; screenshots in {SCREENSHOTS}")
     assert "intro.html" in pages and "figures.html" in pages and "claims.html" in pages
@@ -384,7 +323,7 @@ def test_every_page_in_chromium(chromium_path, smoke_book):
 
 
 @pytest.mark.timeout(300)
-def test_the_checks_catch_a_broken_page(chromium_path, tmp_path):
+def test_the_checks_catch_a_broken_page(chromium_path, chromium_args, serve_site, tmp_path):
     """The checker itself: a page with a JS error, a missing image, a dead link, a traceback, an external
     script, a broken table, build output in cells, raw TeX, an image without alt text, an equation wider than
     its column and a too-wide element
@@ -417,8 +356,8 @@ def test_the_checks_catch_a_broken_page(chromium_path, tmp_path):
         "k_L = a very long equation</div></mjx-container>"
         "</article></body></html>"
     )
-    with _serve(tmp_path) as base:
-        result = check_site(base, tmp_path, chromium_path, None, colab=False, math_timeout_ms=1500)
+    with serve_site(tmp_path) as base:
+        result = check_site(base, tmp_path, chromium_path, chromium_args, None, colab=False, math_timeout_ms=1500)
     text = "\n".join(result["problems"])
     assert result["external"] == ["https://cdn.example.invalid/x.js"]
     assert "undefinedFunction" in text

@@ -10,13 +10,7 @@ the 420 px layout and dark mode, and keeps screenshots in ``build/test-artifacts
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import math
-import os
-import shutil
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -190,54 +184,6 @@ def test_page_is_wired_into_the_book():
 
 # --------------------------------------------------------------------------------------- browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("COMPANION_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def chromium_path():
-    path = _chromium()
-    reason = None
-    if path is None:
-        reason = "chromium not found: install Debian's chromium (`apt-get install chromium`)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the Python package playwright is not installed (it is in requirements/lock.txt)"
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set, so the browser test must run)")
-        pytest.skip(reason)
-    return path
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def _serve(html_dir: Path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(html_dir)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
 def _expected(setting: E.Setting, depth: int, rho: np.ndarray, images: E.Images) -> dict:
     """What the page must show at this setting, straight from companion.kernels (float64)."""
     nngp, ntk = _package(setting, rho, depth)
@@ -302,7 +248,7 @@ def _check_values(page, setting: E.Setting, images: E.Images, rho: np.ndarray) -
 @pytest.mark.browser
 @pytest.mark.book
 @pytest.mark.timeout(3600)  # includes building the smoke book when this test is the first to need it
-def test_explorer_page_in_chromium(chromium_path, smoke_book, images):
+def test_explorer_page_in_chromium(chromium_path, chromium_args, serve_site, smoke_book, images):
     from playwright.sync_api import sync_playwright
 
     html_dir = Path(smoke_book)
@@ -312,8 +258,8 @@ def test_explorer_page_in_chromium(chromium_path, smoke_book, images):
     errors: list[str] = []
     external: list[str] = []
     requested: set[str] = set()
-    with _serve(html_dir) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+    with serve_site(html_dir) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=chromium_args, headless=True)
         try:
             def only_local(route):
                 url = route.request.url
