@@ -133,9 +133,16 @@ def test_headline_limits_at_depth_ten_thousand():
 
 
 def test_plots_and_tables(smoke_result):
+    from companion.publish import figures
+
+    figures.use_style()
     for name in ("ntk_curves", "nngp_curves", "rates", "log_rate", "asymptotics", "spectra", "gram_measures"):
         fig = getattr(depth, f"plot_{name}")(smoke_result)
         assert fig.axes
+        # drawn at the printed size: not scaled down, letters of at least 8 pt, series that can be told apart
+        printed = figures.legibility(fig)
+        assert printed["scale"] == 1.0 and printed["min_font_pt"] >= figures.MIN_FONT_PT, (name, printed)
+        assert printed["max_series"] <= figures.MAX_SERIES, (name, printed)
         plt.close(fig)
     assert depth.rates_table(smoke_result["rates"]).count("\n") == 1 + len(smoke_result["rates"]["series"])
     assert depth.log_rate_table(smoke_result["log_rate"]).count("\n") == 1 + len(depth.RATE_RHO0)

@@ -60,3 +60,24 @@ def test_flipped_kernel_vanishes_on_the_diagonal():
     K = kc.flipped_kernel(x)
     np.testing.assert_allclose(np.diag(K), 0.0, atol=1e-15)
     np.testing.assert_allclose(K, K.T)
+
+
+def test_reference_figure_prints_legibly_at_the_default_depths():
+    """The figure of the neural-tangents check at its printed size, on rows shaped like reference_check's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from companion.publish import figures
+
+    figures.use_style()
+    rows = [{"arch": arch, "gamma": gamma, "trained": trained, "method": method, "depth": L,
+             "off_nngp": 1e-15 * L, "off_ntk": 2e-15 * L, "diag_nt": 1e-16 * L**2, "diag_ours": 0.0}
+            for arch, gamma, trained in kc.CONFIGS for method in ("recursion", "depthfree")
+            for L in (1, 2, 5, 10, 20, 50, 100)]
+    fig = kc.plot_reference(rows)
+    printed = figures.legibility(fig)
+    plt.close(fig)
+    assert printed["scale"] == 1.0 and printed["min_font_pt"] >= figures.MIN_FONT_PT, printed
+    assert printed["max_series"] == len(kc.CONFIGS)

@@ -90,6 +90,20 @@ def test_figure_data_is_exported_as_csv_named_in_the_sidecar(tmp_path):
     assert [(r["x"], r["y"]) for r in rows if r["kind"] == "bar"] == [("0", "2.5"), ("1", "3.5")]
 
 
+def test_an_unlabelled_line_is_named_in_the_data_by_its_gid(tmp_path):
+    """A line kept out of the legend (no label) but given a gid: the CSV names it by the gid, and it is no series."""
+    import csv
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4], gid="L=10")
+    ax.plot([1, 2], [5, 6])
+    side = figures.save(fig, "fig-01-gid", "Gid.", out_dir=tmp_path)
+    plt.close(fig)
+    rows = list(csv.DictReader((tmp_path / "fig-01-gid.csv").open()))
+    assert [r["series"] for r in rows] == ["L=10", "L=10", "line 2", "line 2"]
+    assert side["print"]["max_series"] == 0
+
+
 def test_figure_data_given_by_the_chapter(tmp_path):
     fig = _fig()
     side = figures.save(fig, "fig-01-given", "Given.", data={"depth": [1, 10], "k": [0.5, 0.26]}, out_dir=tmp_path)

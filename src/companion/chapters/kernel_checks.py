@@ -223,32 +223,46 @@ def claims(ref_rows: list[dict[str, Any]], closed: Mapping[str, float], fw_resul
 
 
 def plot_reference(rows: list[dict[str, Any]]):
-    """Left: max relative off-diagonal difference from neural-tangents against depth. Right: relative error
-    of the NTK diagonal against the closed form, the engine's and neural-tangents'."""
-    import matplotlib.pyplot as plt
+    """(a) max relative off-diagonal difference from neural-tangents against depth, by the recursion (solid) and
+    the depth-free path (dashed). (b) relative error of the NTK diagonal against the closed form, neural-tangents'
+    (solid) and the engine's (dotted). A colour per configuration; one key below both panels."""
+    from matplotlib.lines import Line2D
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    from companion.publish.figures import panels
+
+    fig, (ax1, ax2) = panels(1, 2, panel_height=3.4)
     floor = 1e-17  # exact agreement is drawn at the floor of the log axis
+    names = []
     for i, (arch, gamma, trained) in enumerate(CONFIGS):
         name = "FFNet" if arch == "ffnet" else rf"ResNet $\gamma={gamma:g}$, {trained}"
+        names.append(name)
         for method, style in (("recursion", "-o"), ("depthfree", "--s")):
             sel = [r for r in rows if (r["arch"], r["gamma"], r["trained"], r["method"]) == (arch, gamma, trained, method)]
             L = [r["depth"] for r in sel]
             err = [max(r["off_nngp"], r["off_ntk"], floor) for r in sel]
-            ax1.plot(L, err, style, color=f"C{i}", label=f"{name} ({method})" if method == "recursion" else None,
-                     markersize=3, alpha=0.9 if method == "recursion" else 0.6)
+            # the depth-free lines are keyed by their style, not counted as series of their own
+            ax1.plot(L, err, style, color=f"C{i}", markersize=3, alpha=0.9 if method == "recursion" else 0.6,
+                     **({"label": name} if method == "recursion" else {"gid": f"{name} (depth-free)"}))
         sel = [r for r in rows if (r["arch"], r["gamma"], r["trained"], r["method"]) == (arch, gamma, trained, "recursion")]
         ax2.plot([r["depth"] for r in sel], [max(r["diag_nt"], floor) for r in sel], "-o", color=f"C{i}", markersize=3,
                  label=name)
-        ax2.plot([r["depth"] for r in sel], [max(r["diag_ours"], floor) for r in sel], ":", color=f"C{i}")
-    ax1.axhline(AGREEMENT_TOL, color="grey", linewidth=0.8, linestyle=":")
-    ax1.set(xscale="log", yscale="log", xlabel="depth $L$", ylabel="max rel. off-diagonal difference",
-            title="companion vs neural-tangents")
-    ax1.legend(fontsize=7, title="solid: recursion, dashed: depth-free", title_fontsize=7)
-    ax2.set(xscale="log", yscale="log", xlabel="depth $L$", ylabel="rel. error of NTK diagonal",
-            title="diagonal vs closed form")
-    ax2.legend(fontsize=7, title="solid: neural-tangents, dotted: companion", title_fontsize=7)
-    fig.tight_layout()
+        ax2.plot([r["depth"] for r in sel], [max(r["diag_ours"], floor) for r in sel], ":", color=f"C{i}",
+                 marker="none", gid=f"{name} (companion)")
+    ax1.axhline(AGREEMENT_TOL, color="grey", linewidth=0.8, linestyle=":", gid="tolerance")
+    depths = sorted({r["depth"] for r in rows})
+    for ax in (ax1, ax2):
+        ax.set(xscale="log", yscale="log", xlabel="depth $L$")
+        common.log_ticks(ax, depths)
+    ax1.set(ylabel="max rel. off-diagonal difference", title="(a) against neural-tangents")
+    ax2.set(ylabel="rel. error of the NTK diagonal", title="(b) against the closed form")
+    colours = [Line2D([], [], color=f"C{i}", linestyle="-", marker="none") for i in range(len(CONFIGS))]
+    styles = [Line2D([], [], color="k", linestyle="-", marker="o", markersize=3),
+              Line2D([], [], color="k", linestyle="--", marker="s", markersize=3, alpha=0.6),
+              Line2D([], [], color="k", linestyle=":", marker="none"),
+              Line2D([], [], color="grey", linestyle=":", linewidth=0.8, marker="none")]
+    keys = ["(a) recursion, (b) neural-tangents", "(a) depth-free path", "(b) companion",
+            r"(a) tolerance $\sqrt{\epsilon}$"]
+    fig.legend(colours + styles, names + keys, loc="outside lower center", ncol=2)
     return fig
 
 

@@ -55,7 +55,12 @@ def _num(value: Any) -> str:
 
 def _label(artist, fallback: str) -> str:
     label = artist.get_label() if hasattr(artist, "get_label") else ""
-    return fallback if not label or str(label).startswith("_") else str(label)
+    if label and not str(label).startswith("_"):
+        return str(label)
+    # An unlabelled artist (kept out of the legend and the series count: one line of a family read from a
+    # colour bar, a reference line explained in the caption) may still name itself in the data by its gid.
+    gid = artist.get_gid() if hasattr(artist, "get_gid") else None
+    return str(gid) if gid else fallback
 
 
 def _text(s: str) -> str:
