@@ -203,10 +203,10 @@ def test_claims_page_tables_counts_links_and_failures(tmp_path):
     assert page.count("**FAIL**") == 1 + 1  # the intro sentence and the failing row
     rows = _table_rows(page)
     assert len(rows) == 2 + 3  # two header rows, three claims
-    assert all(len(r) == 8 for r in rows), rows  # the '|' in claims and tolerances did not split cells
-    assert [r[5] for r in rows if r[0] != "claim (id)"] == ["pass", "**FAIL**", "pass"]
-    assert any("|measured - target| <= 0.01" in cell for r in rows for cell in r)
-    assert any(r[0].startswith("norm | stays") for r in rows)
+    assert all(len(r) == 6 for r in rows), rows  # the '|' in claims did not split cells
+    assert [r[3] for r in rows if r[0] != "claim"] == ["pass", "**FAIL**", "pass"]
+    assert [r[2] for r in rows if r[0] != "claim"] == ["0.25 ± 0.01"] * 3  # target and tolerance in one cell
+    assert any(r[0].startswith("norm | stays (Huang et al. 2020) `01-b`") for r in rows)
 
 
 def test_claims_page_all_pass_and_empty(tmp_path):
@@ -408,8 +408,8 @@ def test_claims_page_shows_counterfactuals_like_the_chapters(tmp_path):
     assert "`03-b` (chapter 03)" in page  # listed: its check does not reject the counterfactual
     rows = _table_rows(page)
     assert rows[0] == list(pages.CLAIMS_HEADER)
-    assert all(len(r) == 8 for r in rows)
-    assert rows[1][6] == "the FFNet | instead: 0.5" and rows[1][7] == "yes" and rows[2][7] == "**NO**"
+    assert all(len(r) == 6 for r in rows)
+    assert rows[1][4] == "the FFNet | instead: 0.5" and rows[1][5] == "yes" and rows[2][5] == "**NO**"
     assert pages.claims_summary(static) == {"claims": 2, "hold": 2, "counterfactuals": 2, "rejected": 1}
 
 

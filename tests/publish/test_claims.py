@@ -24,6 +24,7 @@ def test_csv_and_markdown(tmp_path):
     assert rows[1]["passed"] == "False"
     md = C.to_markdown(cl)
     assert "**FAIL**" in md and md.count("\n") == 3
+    assert "| a, with comma (s) | 0.25 | 0.25 ± 0.01 | pass |" in md and "| b (s) | 3 | <= 1 | **FAIL** |" in md
     path = C.write(cl, "99_test", tmp_path)
     assert path.read_text() == C.to_csv(cl)
     assert C.failures(cl) == [cl[1]]
@@ -67,6 +68,7 @@ def test_counterfactual_fields():
     assert [r["counterfactual_passed"] for r in rows] == ["False", "True", ""]
     assert rows[0]["counterfactual"] == "the other gamma" and float(rows[0]["counterfactual_measured"]) == 0.3
     md = C.to_markdown([ok, weak, none]).splitlines()
+    assert md[0] == "| " + " | ".join(C.TABLE_HEADER) + " |"
     assert md[2].endswith("| the other gamma: 0.3 | yes |") and md[3].endswith("| **NO** |")
     assert md[4].endswith("| none | **none** |")
     for bad in (("only words",), ("", 1.0), ("words", "1.0"), ["words", 1.0], ("words", None)):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from companion.book import cite
+from companion.publish import claims
 from companion.book.paths import REPOSITORY, ROOT, chapter_names  # noqa: F401 (REPOSITORY re-exported)
 
 BOOK_TITLE = cite.metadata()["title"]
@@ -287,10 +288,7 @@ def bibliography(static: Path, chapters: Mapping[str, str] | None = None) -> str
 # --------------------------------------------------------------------------------------------- claims
 
 
-def _cell(value) -> str:
-    """Text safe inside a Markdown table cell: one line, ``|`` escaped."""
-    text = " ".join(str("" if value is None else value).split())
-    return text.replace("|", "\\|")
+_cell = claims.markdown_cell  # text safe inside a Markdown table cell
 
 
 def claims_rows(static: Path) -> list[tuple[str, dict]]:
@@ -321,32 +319,13 @@ def claims_summary(static: Path) -> dict[str, int]:
             "counterfactuals": sum(f is not None for f in flags), "rejected": sum(f is True for f in flags)}
 
 
-def _number(text) -> str:
-    """A measured value as the chapter tables show it (4 significant digits)."""
-    try:
-        return f"{float(text):.4g}"
-    except (TypeError, ValueError):
-        return _cell(text)
-
-
-CLAIMS_HEADER = ("claim (id)", "source", "measured", "target", "tolerance", "result", "counterfactual", "rejected")
+CLAIMS_HEADER = claims.TABLE_HEADER
 
 
 def claims_table_rows(rows: Iterable[Mapping]) -> list[str]:
-    """Markdown rows of a claims table, columns :data:`CLAIMS_HEADER` (as :func:`companion.publish.claims.to_markdown`
-    shows them on the chapter pages, plus the claim's id); every cell escaped."""
-    out = ["| " + " | ".join(CLAIMS_HEADER) + " |", "|" + "---|" * len(CLAIMS_HEADER)]
-    for r in rows:
-        rejected = _rejected(r)
-        if rejected is None:
-            cf, rej = "none", "**none**"
-        else:
-            cf = f"{_cell(r.get('counterfactual'))}: {_number(r.get('counterfactual_measured'))}"
-            rej = "yes" if rejected else "**NO**"
-        cells = [f"{_cell(r.get('claim'))} (`{_cell(r.get('id'))}`)", _cell(r.get("source")), _number(r.get("measured")),
-                 _cell(r.get("target")), _cell(r.get("tolerance")), "pass" if _passed(r) else "**FAIL**", cf, rej]
-        out.append("| " + " | ".join(cells) + " |")
-    return out
+    """Markdown rows of a claims table from the chapters' CSV rows: the table of the chapter pages
+    (:func:`companion.publish.claims.table_rows`), with each claim's id."""
+    return claims.table_rows(rows, ids=True)
 
 
 def claims_page(static: Path, chapters: Mapping[str, str] | None = None) -> str:

@@ -20,7 +20,7 @@ import io
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from companion.util import validate as check
 from companion.util.storage import atomic_write_text
@@ -159,29 +159,71 @@ def to_csv(claims: Sequence[Claim]) -> str:
     return buf.getvalue()
 
 
-def markdown_cell(text: str) -> str:
-    """``text`` made safe for one Markdown table cell: ``|`` escaped, line breaks turned into spaces."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+def markdown_cell(text: Any) -> str:
+    """``text`` made safe for one Markdown table cell: one line, ``\\`` and ``|`` escaped."""
+    text = " ".join(str("" if text is None else text).split())
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+TABLE_HEADER = ("claim", "measured", "required", "result", "counterfactual", "rejected")
+
+
+def _flag(value: Any) -> bool | None:
+    """A boolean field of a :class:`Claim` or of its CSV row (``"True"``, ``"False"``, ``""`` for none)."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    return None if text == "" else text == "True"
+
+
+def _number(value: Any) -> str:
+    """A measured value as the tables show it (4 significant digits)."""
+    try:
+        return f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return markdown_cell(value)
+
+
+def requirement(target: Any, tolerance: Any) -> str:
+    """What the measured value must satisfy, in one short cell: ``0.25 ± 0.005`` for a two-sided check
+    (:func:`within`), ``<= 1`` for a one-sided one (:func:`at_most`, :func:`at_least`)."""
+    target, tolerance = markdown_cell(target), str(tolerance or "").strip()
+    if tolerance.startswith("|measured - target| <= "):
+        return f"{target} ± {markdown_cell(tolerance.rsplit('<= ', 1)[1])}"
+    if not tolerance or tolerance.startswith("none"):
+        return target
+    return f"{target} ({markdown_cell(tolerance)})"
+
+
+def table_rows(rows: Iterable[Any], *, ids: bool = False) -> list[str]:
+    """A claims table as Markdown lines, from :class:`Claim` records or their CSV rows (mappings of strings).
+
+    Columns :data:`TABLE_HEADER`: the claim with its source (and its id when ``ids``), the measured value,
+    what it must satisfy (:func:`requirement`), pass or **FAIL**, the counterfactual with its value, and
+    whether the check rejected it (``yes``, **NO**, or **none**). Every cell is escaped, so a ``|`` in a
+    text cannot split a row. The chapter pages and the claims page show the same table.
+    """
+    out = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    for r in rows:
+        r = asdict(r) if isinstance(r, Claim) else dict(r)
+        claim = f"{markdown_cell(r.get('claim'))} ({markdown_cell(r.get('source'))})"
+        if ids:
+            claim += f" `{markdown_cell(r.get('id'))}`"
+        cf_passed = _flag(r.get("counterfactual_passed"))
+        if cf_passed is None:
+            cf, rejected = "none", "**none**"
+        else:
+            cf = f"{markdown_cell(r.get('counterfactual'))}: {_number(r.get('counterfactual_measured'))}"
+            rejected = "yes" if cf_passed is False else "**NO**"
+        cells = [claim, _number(r.get("measured")), requirement(r.get("target"), r.get("tolerance")),
+                 "pass" if _flag(r.get("passed")) else "**FAIL**", cf, rejected]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def to_markdown(claims: Sequence[Claim]) -> str:
-    """The claims as a Markdown table: claim, source, measured, target, tolerance, result, and the
-    counterfactual with its value and whether the check rejected it. Every cell is escaped."""
-    lines = [
-        "| claim | source | measured | target | tolerance | result | counterfactual | rejected |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for c in claims:
-        result = "pass" if c.passed else "**FAIL**"
-        if c.counterfactual_passed is None:
-            cf, rejected = "none", "**none**"
-        else:
-            cf = f"{markdown_cell(c.counterfactual)}: {c.counterfactual_measured:.4g}"
-            rejected = "yes" if c.counterfactual_passed is False else "**NO**"
-        cells = [markdown_cell(c.claim), markdown_cell(c.source), f"{c.measured:.4g}", markdown_cell(c.target),
-                 markdown_cell(c.tolerance), result, cf, rejected]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """The claims as a Markdown table (:func:`table_rows`), as a chapter page shows them."""
+    return "\n".join(table_rows(claims))
 
 
 def write(claims: Sequence[Claim], chapter: str, out_dir: Path | None = None) -> Path:
