@@ -222,6 +222,7 @@ def plot_phase(phase: dict[str, Any]):
     kernel 1/4, (b, d) to the ``gamma > 1/2`` limit; white line ``gamma = 1/2``, dashed curves of constant
     effective time (legend below the panels), one colour bar. 6 in wide: prints at full size."""
     from matplotlib.colors import Normalize
+
     from companion.publish.figures import panels
 
     g, D = phase["gammas"], phase["depths"]

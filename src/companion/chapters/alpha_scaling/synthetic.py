@@ -390,9 +390,9 @@ def energy_table(res: dict[str, Any], kmax: int = 12) -> str:
 # ---------------------------------------------------------------------------------------------------
 # One style per way of choosing the stopping time, the same in every panel (and the squares and triangles
 # of plot_risk_vs_time mean the same as here).
-_ESTIMATORS = (("val", dict(color="C0", marker="o", linestyle="-"), "time chosen on validation"),
-               ("sched", dict(color="C1", marker="^", linestyle="-."), "time on the schedule $t = c\\,n^{\\tau}$"),
-               ("interp", dict(color="C2", marker="s", linestyle="--"), "interpolation ($t = \\infty$)"))
+_ESTIMATORS = (("val", {"color": "C0", "marker": "o", "linestyle": "-"}, "time chosen on validation"),
+               ("sched", {"color": "C1", "marker": "^", "linestyle": "-."}, "time on the schedule $t = c\\,n^{\\tau}$"),
+               ("interp", {"color": "C2", "marker": "s", "linestyle": "--"}, "interpolation ($t = \\infty$)"))
 
 
 def plot_rates(res: dict[str, Any]):
@@ -453,6 +453,7 @@ def plot_risk_vs_time(res: dict[str, Any]):
     the schedule's times as triangles; one panel per learning kernel (a, b, ...), one legend below them.
     6 in wide: prints at full size."""
     from matplotlib.lines import Line2D
+
     from companion.publish.figures import panels
 
     sm = summarize(res)
