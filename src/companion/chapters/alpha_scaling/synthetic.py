@@ -429,10 +429,35 @@ def plot_rates(res: dict[str, Any]):
                 ax.set_xlabel("sample size $n$")
         refs.append(line)
         axes[row, 0].set_ylabel(r"excess risk $\|f_t - f^*\|^2_{L^2}$")
+    for ax in axes[:, 0]:
+        _decade_labels_only(ax)
     handles = axes[0, 0].get_lines()[:len(_ESTIMATORS)] + refs
     fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center", ncol=2,
                title=f"$d = {res['dim']}$, noise $\\sigma = {res['noise']:g}$, depth $L = {res['depth']}$")
     return fig
+
+
+def _decade_labels_only(ax) -> None:
+    """On a log y axis spanning at least a decade, label 1, 2 and 5 x 10^k (only the powers of ten beyond
+    two decades) and no minor ticks: matplotlib's labels at 2, 3, 4, 6 x 10^k crowd and overlap in a panel
+    2 inches tall. Shared axes share the locator."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    lo, hi = ax.get_ylim()
+    span = math.log10(hi / lo)
+    if span >= 1.0:
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if span < 2.0 else (1.0,)))
+        # every major tick labelled (by default only the powers of ten are, beyond a decade)
+        ax.yaxis.set_major_formatter(LogFormatterSciNotation(minor_thresholds=(math.inf, math.inf)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _two_rows(handles: list) -> tuple[list, int]:
+    """``handles`` reordered for a legend of two rows read left to right (a legend fills its columns
+    top to bottom), and its number of columns."""
+    ncol = -(-len(handles) // 2)
+    order = [i for c in range(ncol) for i in (c, c + ncol) if i < len(handles)]
+    return [handles[i] for i in order], ncol
 
 
 def _decade_ticks(ax, values, every: int = 2) -> None:
@@ -478,7 +503,8 @@ def plot_risk_vs_time(res: dict[str, Any]):
     handles = axes[0, 0].get_lines()[::3] + [
         Line2D([], [], color="grey", marker="s", linestyle="none", markersize=5, label="interpolation ($t = \\infty$)"),
         Line2D([], [], color="grey", marker="^", linestyle="none", markersize=6, label="time on the schedule")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4))
+    handles, ncol = _two_rows(handles)  # the sample sizes first, then what the markers mean
+    fig.legend(handles=handles, loc="outside lower center", ncol=ncol)
     return fig
 
 
