@@ -500,6 +500,7 @@ def plot_risk_vs_time(res: dict[str, Any]):
         ax.set(xscale="log", yscale="log", xlabel="stopping time $t$")
         _decade_ticks(ax, [t[0], t[-1] * 3])
     axes[0, 0].set_ylabel("excess risk (spread target)")
+    _decade_labels_only(axes[0, 0])
     handles = axes[0, 0].get_lines()[::3] + [
         Line2D([], [], color="grey", marker="s", linestyle="none", markersize=5, label="interpolation ($t = \\infty$)"),
         Line2D([], [], color="grey", marker="^", linestyle="none", markersize=6, label="time on the schedule")]
