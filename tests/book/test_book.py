@@ -53,8 +53,6 @@ def test_every_figure_has_files_and_sidecar(smoke_chapters):
 # list may only shrink. A new figure below 8 pt, or a listed one that gets smaller, fails; a listed one that
 # reaches 8 pt must leave the list. (Multi-panel rows wider than the text column; to be redrawn narrower.)
 KNOWN_SMALL_PT = {
-    "fig-04-phase": 4.84,
-    "fig-04-rates": 4.26, "fig-04-regimes": 5.32, "fig-04-risk-time": 5.2, "fig-04-spectrum": 4.5,
     "fig-05-change": 6.04, "fig-05-gap": 7.29, "fig-05-loss": 7.29, "fig-05-needed": 5.8, "fig-06-accuracy": 6.33,
     "fig-06-mechanism": 7.45, "fig-06-onset": 7.55, "fig-06-r2": 7.46,
 }

@@ -10,9 +10,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from companion import chapters
-from companion.publish import claims
+from companion.publish import claims, figures
 from companion.chapters.alpha_scaling import phase
 from companion.chapters.common import resnet_ntk
+
+
+def _assert_prints_legibly(fig) -> None:
+    """At the text width the figure prints at full size, its letters >= 8 pt, <= 6 labelled series a panel."""
+    p = figures.legibility(fig)
+    assert p["scale"] == 1.0 and p["min_font_pt"] >= figures.MIN_FONT_PT and p["max_series"] <= figures.MAX_SERIES, p
 
 
 def test_gamma_grid_contains_one_half():
@@ -31,9 +37,10 @@ def test_claims_hold_at_smoke_scale():
     bad = claims.without_failing_counterfactual(checked)
     assert not bad, [(c.id, c.counterfactual, c.counterfactual_measured) for c in bad]
     rc = phase.regime_curves(P, log=lambda *a: None)
-    for fig in (phase.plot_phase(ph), phase.plot_regimes(rc)):
-        assert fig.axes
-        plt.close(fig)
+    with plt.style.context(figures.STYLE):
+        for fig in (phase.plot_phase(ph), phase.plot_regimes(rc)):
+            _assert_prints_legibly(fig)
+            plt.close(fig)
 
 
 def test_trained_all_tends_to_the_linear_kernel_and_hidden_to_depth1():

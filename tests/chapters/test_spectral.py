@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import math
 
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from scipy import special
 
 from companion import chapters
-from companion.publish import claims
+from companion.publish import claims, figures
 from companion.chapters.alpha_scaling import spectral
+
+
+def _assert_prints_legibly(fig) -> None:
+    """At the text width the figure prints at full size, its letters >= 8 pt, <= 6 labelled series a panel."""
+    p = figures.legibility(fig)
+    assert p["scale"] == 1.0 and p["min_font_pt"] >= figures.MIN_FONT_PT and p["max_series"] <= figures.MAX_SERIES, p
 
 
 def test_multiplicities():
@@ -76,6 +87,10 @@ def test_claims_hold_at_smoke_scale():
     bad = claims.without_failing_counterfactual(checked)
     assert not bad, [(c.id, c.counterfactual, c.counterfactual_measured) for c in bad]
     assert "| 3 |" in spectral.table(res)
+    with plt.style.context(figures.STYLE):
+        fig = spectral.plot_spectrum(res)
+        _assert_prints_legibly(fig)
+        plt.close(fig)
 
 
 def test_bad_arguments():

@@ -14,9 +14,15 @@ import numpy as np
 import pytest
 
 from companion import chapters
-from companion.publish import claims
+from companion.publish import claims, figures
 from companion import kernels
 from companion.chapters.alpha_scaling import synthetic
+
+
+def _assert_prints_legibly(fig) -> None:
+    """At the text width the figure prints at full size, its letters >= 8 pt, <= 6 labelled series a panel."""
+    p = figures.legibility(fig)
+    assert p["scale"] == 1.0 and p["min_font_pt"] >= figures.MIN_FONT_PT and p["max_series"] <= figures.MAX_SERIES, p
 
 
 def test_sphere_and_target_normalisation():
@@ -74,8 +80,10 @@ def test_claims_hold_at_smoke_scale():
     bad = claims.without_failing_counterfactual(checked)
     assert not bad, [(c.id, c.counterfactual, c.counterfactual_measured) for c in bad]
     assert "validation" in synthetic.rates_table(res) and "spread" in synthetic.energy_table(res)
-    for fig in (synthetic.plot_rates(res), synthetic.plot_risk_vs_time(res)):
-        plt.close(fig)
+    with plt.style.context(figures.STYLE):
+        for fig in (synthetic.plot_rates(res), synthetic.plot_risk_vs_time(res)):
+            _assert_prints_legibly(fig)
+            plt.close(fig)
 
 
 @pytest.mark.slow

@@ -193,31 +193,41 @@ def claims(phase: dict[str, Any] | None = None, fit_from: int = 100) -> list[C.C
 
 
 # ---------------------------------------------------------------------------------------------------
-def _effective_time_lines(ax, depths, times=(10, 100, 1000)):
-    """Curves ``L^(1 - 2 gamma) = T`` in the (gamma, log10 L) plane (black with a white halo)."""
+EFFECTIVE_TIMES = (10, 100, 1000)  # the curves of constant effective time L alpha^2 drawn on the phase diagram
+_TIME_MARKERS = ("o", "s", "^")
+_SETTING_NAMES = {"hidden": "blocks trained", "all": "all layers trained"}
+
+
+def _effective_time_lines(ax, depths, times=EFFECTIVE_TIMES) -> list:
+    """Curves ``L^(1 - 2 gamma) = T`` in the (gamma, log10 L) plane (black with a white halo, one marker per
+    ``T``, told apart in the figure's legend rather than by text in the panel). Returns the lines drawn."""
     from matplotlib import patheffects
 
     halo = [patheffects.withStroke(linewidth=2.5, foreground="w")]
     L = np.logspace(0, math.log10(depths[-1]), 200)
-    for T in times:
+    lines = []
+    for T, marker in zip(times, _TIME_MARKERS):
         ok = L > T
         if not ok.any():
             continue
         g = 0.5 * (1.0 - math.log(T) / np.log(L[ok]))
-        ax.plot(g, np.log10(L[ok]), color="k", linestyle="--", linewidth=0.9, path_effects=halo)
-        ax.text(g[-1] + 0.01, math.log10(depths[-1]) - 0.05, f"$L\\alpha^2={T}$", color="k", fontsize=6.5,
-                ha="left", va="top", rotation=90, path_effects=halo)
+        lines += ax.plot(g, np.log10(L[ok]), color="k", linestyle="--", linewidth=0.9, marker=marker,
+                         markerfacecolor="k", markeredgecolor="w", markersize=6, markeredgewidth=0.8, markevery=0.2, path_effects=halo,
+                         label=f"$L\\alpha^2 = {T}$")
+    return lines
 
 
 def plot_phase(phase: dict[str, Any]):
-    """Heat maps (log10 of the distance): rows = trained settings, columns = distance to the degenerate
-    kernel 1/4 and to the ``gamma > 1/2`` limit; regime boundaries and effective-time curves."""
-    import matplotlib.pyplot as plt
+    """Heat maps (log10 of the distance), one row per trained setting: (a, c) distance to the degenerate
+    kernel 1/4, (b, d) to the ``gamma > 1/2`` limit; white line ``gamma = 1/2``, dashed curves of constant
+    effective time (legend below the panels), one colour bar. 6 in wide: prints at full size."""
     from matplotlib.colors import Normalize
+
+    from companion.publish.figures import panels
 
     g, D = phase["gammas"], phase["depths"]
     settings = list(phase["settings"])
-    fig, axes = plt.subplots(len(settings), 2, figsize=(8.6, 3.4 * len(settings) + 0.4), squeeze=False)
+    fig, axes = panels(len(settings), 2, panel_height=2.45, sharex=True, sharey=True, squeeze=False)
     lD = np.log10(D.astype(float))
 
     def edges(v, pad):
@@ -227,44 +237,53 @@ def plot_phase(phase: dict[str, Any]):
     ge = edges(g, (g[1] - g[0]) / 2 if len(g) > 1 else 0.05)
     le = edges(lD, (lD[-1] - lD[-2]) / 2 if len(lD) > 1 else 0.25)
     norm = Normalize(-5, 0)
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
     for row, trained in enumerate(settings):
         s = phase["settings"][trained]
-        deep_name = "depth-1 kernel" if trained == "hidden" else r"linear kernel $\rho_0$"
-        for col, (key, title) in enumerate((("to_quarter", "distance to 1/4 (degenerate)"),
-                                             ("to_deep", f"distance to the {deep_name}"))):
+        deep_name = "the depth-1 kernel" if trained == "hidden" else r"the linear kernel $\rho_0$"
+        for col, (key, title) in enumerate((("to_quarter", "to 1/4 (degenerate)"), ("to_deep", f"to {deep_name}"))):
             ax = axes[row, col]
             img = np.log10(np.maximum(s[key].T, 1e-12))
             im = ax.pcolormesh(ge, le, img, norm=norm, cmap="viridis", shading="flat")
             ax.axvline(0.5, color="w", linewidth=1.5)
-            _effective_time_lines(ax, D)
-            ax.set_title(f"{trained}: {title}", fontsize=9)
-            ax.set_xlabel(r"$\gamma$ ($\alpha = L^{-\gamma}$)")
-            ax.set_ylabel(r"$\log_{10} L$")
-            ax.text(0.52, lD[0] + 0.1, r"$\gamma = 1/2$" + "\n(ODE limit)", color="w", fontsize=7, va="bottom")
-    fig.tight_layout(rect=(0, 0, 0.9, 1))
-    cax = fig.add_axes((0.915, 0.15, 0.02, 0.7))
-    fig.colorbar(im, cax=cax, label=r"$\log_{10} \max_{\rho_0} |k_L - k_\mathrm{ref}|$")
+            lines = _effective_time_lines(ax, D)
+            ax.set_title(f"({next(letters)}) {title}")
+            ax.grid(False)  # grid lines over a heat map read as cell borders
+        axes[row, 0].set_ylabel(f"{_SETTING_NAMES.get(trained, trained)}\n" + r"$\log_{10} L$")
+    for ax in axes[-1]:
+        ax.set_xlabel(r"$\gamma$ ($\alpha = L^{-\gamma}$)")
+    fig.colorbar(im, ax=axes, shrink=0.85, label=r"$\log_{10} \max_{\rho_0} |k_L - k_\mathrm{ref}|$")
+    if lines:  # plain copies of the curves' styles: a halo around a short legend sample hides its dashes
+        from matplotlib.lines import Line2D
+
+        keys = [Line2D([], [], color="k", linestyle="--", linewidth=0.9, marker=ln.get_marker(), markersize=6,
+                       label=ln.get_label()) for ln in lines]
+        fig.legend(handles=keys, loc="outside lower center", ncol=len(keys), title="dashed: constant effective time")
     return fig
 
 
 def plot_regimes(curves: dict[str, Any]):
     """Normalised RNTK against ``rho0`` at the deepest ``L`` for several gammas (solid) and each regime's
-    limit (dashed), one panel per trained setting."""
-    import matplotlib.pyplot as plt
+    limit (dashed, unlabelled: one legend below the panels), one panel per trained setting. 6 in wide:
+    prints at full size."""
+    from companion.publish.figures import panels
 
     settings = list(curves["settings"])
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.3 * len(settings), 3.7), sharey=True, squeeze=False)
+    fig, axes = panels(1, len(settings), panel_height=3.0, sharey=True, squeeze=False)
     rho = curves["rho"]
-    for ax, trained in zip(axes[0], settings):
+    for j, (ax, trained) in enumerate(zip(axes[0], settings)):
         s = curves["settings"][trained]
         for i, (g, k, lim) in enumerate(zip(curves["gammas"], s["curves"], s["limits"])):
-            ax.plot(rho, k, color=f"C{i}", label=rf"$\gamma = {g:g}$")
+            # solid with the cycle's marker (the cycle's own line style would blur "solid: depth L, dashed: limit")
+            ax.plot(rho, k, color=f"C{i}", linestyle="-", label=rf"$\gamma = {g:g}$")
             ax.plot(rho[:-1], lim[:-1], "--", color=f"C{i}", linewidth=1.0)
-        ax.set_title(f"trained = \"{trained}\", $L = {curves['depth']}$")
+        letter = f"({chr(ord('a') + j)}) " if len(settings) > 1 else ""
+        ax.set_title(f"{letter}{_SETTING_NAMES.get(trained, trained)}, $L = {curves['depth']}$")
         ax.set_xlabel(r"input correlation $\rho_0$")
     axes[0, 0].set_ylabel("normalised NTK")
-    axes[0, 0].legend(title="solid: depth L; dashed: limit", loc="upper left", fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(handles),
+               title="solid: depth $L$; dashed: the limit $L \\to \\infty$")
     return fig
 
 

@@ -314,14 +314,26 @@ def table(result: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 def plot_spectrum(result: dict[str, Any]):
-    """Left panels (one per dimension): ``mu_k`` against ``k`` (log-log), even degrees from the series and
-    from quadrature, the gamma = 1/2 limit's coefficients for comparison, ``k^-d`` reference. Right:
-    eigenvalues against their index, with ``i^(-d/(d-1))`` references."""
-    import matplotlib.pyplot as plt
+    """Top row, one panel per dimension (a, b, ...): ``mu_k`` against ``k`` (log-log), even degrees from the
+    series and from quadrature, ``k = 1``, the ``k^-d`` reference and, for contrast, the odd coefficients of
+    the gamma = 1/2 limit (one legend above them: the styles are the same in all). Bottom panel, the
+    full width: eigenvalues against their index, with ``i^(-d/(d-1))`` references. 6 in wide: prints at
+    full size."""
+    from companion.publish.figures import panels
 
     runs = result["runs"]
-    fig, axes = plt.subplots(1, len(runs) + 1, figsize=(3.4 * (len(runs) + 1), 3.8))
-    for ax, r in zip(axes, runs):
+    top = min(len(runs), 3)  # panels() allows at most three side by side
+    rows = -(-len(runs) // top)
+    fig, axes = panels(rows + 1, top, panel_height=2.55, squeeze=False)
+    grid = axes[-1, 0].get_gridspec()
+    for ax in axes[-1]:
+        ax.remove()
+    eig_ax = fig.add_subplot(grid[-1, :])
+    coef_axes = list(axes[:-1].ravel())
+    for ax in coef_axes[len(runs):]:
+        ax.remove()
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for j, (ax, r) in enumerate(zip(coef_axes, runs)):
         k, s, q = r["k"], r["series"], r["quadrature"]
         d = r["d"]
         even = (k % 2 == 0) & (k > 0)
@@ -331,20 +343,22 @@ def plot_spectrum(result: dict[str, Any]):
                 label="even $k$ (quadrature)")
         ax.plot([1], [s[1]], "s", color="C2", label="$k = 1$")
         kk = k[(k >= result["kmax"] // 4) & even]
-        ax.plot(kk, s[kk[-1]] * (kk / kk[-1]) ** (-float(d)), "k:", linewidth=1.5, label=f"$k^{{-{d}}}$")
+        ax.plot(kk, s[kk[-1]] * (kk / kk[-1]) ** (-float(d)), "k:", linewidth=1.5, label="$k^{-d}$")
         o = r["ode"]
         ko = np.arange(len(o))
         good = (ko > 0) & (np.abs(o) > 1e-13 * abs(o[0]))
         odd = good & (ko % 2 == 1) & (ko >= 3)
         ax.plot(ko[odd], np.abs(o[odd]), "v", color="C3", markersize=3.5,
-                label=r"$\gamma = 1/2$ limit: odd $k \geq 3$")
+                label=r"$\gamma = 1/2$ limit, odd $k \geq 3$")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("degree $k$")
-        ax.set_title(f"$d = {d}$: coefficients $\\mu_k$ (odd $k \\geq 3$: 0)")
-        ax.legend(fontsize=7, loc="lower left")
-    axes[0].set_ylabel(r"Funk-Hecke eigenvalue $\mu_k$")
-    ax = axes[-1]
+        ax.set_title(f"({letters[j]}) coefficients $\\mu_k$, $d = {d}$")
+        if j % top == 0:
+            ax.set_ylabel(r"eigenvalue $\mu_k$")
+    # one legend for the coefficient panels, above them (inside a panel it would cover the series)
+    fig.legend(*coef_axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=3)
+    ax = eig_ax
     for i, r in enumerate(runs):
         d = r["d"]
         vals, first, last = r["eig"]["values"], r["eig"]["first"], r["eig"]["last"]
@@ -358,9 +372,8 @@ def plot_spectrum(result: dict[str, Any]):
     ax.set_yscale("log")
     ax.set_xlabel("index $i$ (with multiplicity)")
     ax.set_ylabel(r"$i$-th largest eigenvalue")
-    ax.set_title("eigenvalue decay")
-    ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    ax.set_title(f"({letters[len(runs)]}) eigenvalue decay")
+    ax.legend(loc="lower left")
     return fig
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from companion.publish import report
 from companion.util import validate as check
 from companion.publish import claims as C
-from companion.chapters.common import depth_colors
+from companion.chapters.common import depth_colors, log_ticks
 from companion.networks.models import branch_scaling
 from companion.learning.fits import power_law
 from companion.chapters.alpha_scaling.spectral import _gegenbauer_normalised, depth1_kernel_values, multiplicity
@@ -388,59 +388,124 @@ def energy_table(res: dict[str, Any], kmax: int = 12) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
+# One style per way of choosing the stopping time, the same in every panel (and the squares and triangles
+# of plot_risk_vs_time mean the same as here).
+_ESTIMATORS = (("val", {"color": "C0", "marker": "o", "linestyle": "-"}, "time chosen on validation"),
+               ("sched", {"color": "C1", "marker": "^", "linestyle": "-."}, "time on the schedule $t = c\\,n^{\\tau}$"),
+               ("interp", {"color": "C2", "marker": "s", "linestyle": "--"}, "interpolation ($t = \\infty$)"))
+
+
 def plot_rates(res: dict[str, Any]):
-    """One panel per target: excess risk against ``n`` (log-log; geometric mean over seeds) with the
-    stopping time chosen on validation (circles), on the schedule (triangles) and interpolation
-    (squares), for each learning kernel; dotted: the predicted exponent (spread target) or the minimax one."""
-    import matplotlib.pyplot as plt
+    """Excess risk against ``n`` (log-log; geometric mean over seeds), one row of panels per target and one
+    column per learning kernel (rows share their y axis): the stopping time chosen on validation (circles),
+    on the schedule (triangles) and interpolation (squares); dotted: the predicted exponent (spread target)
+    or the minimax one. The fitted exponents are in :func:`rates_table`. One legend below the panels;
+    6 in wide: prints at full size."""
+    from companion.publish.figures import panels
 
     sm = summarize(res)
     pred = sm["predicted"]
     ns = res["ns"].astype(float)
-    fig, axes = plt.subplots(1, len(res["targets"]), figsize=(4.6 * len(res["targets"]), 4.0), squeeze=False)
-    for ax, target in zip(axes[0], res["targets"]):
-        for i, g in enumerate(res["gammas"]):
-            e = sm["entries"][(target, g)]
-            name = rf"$\gamma = {g:g}$"
-            for key, style, est in (("val", "o-", "validation"), ("sched", "^:", "schedule"), ("interp", "s--", "$t = \\infty$")):
-                ax.plot(ns, np.exp(np.log(e[key]).mean(0)), style, color=f"C{i}", markersize=4,
-                        label=f"{name}, {est}: {e['fit_' + key].slope:.2f}")
+    targets, gammas = list(res["targets"]), list(res["gammas"])
+    fig, axes = panels(len(targets), len(gammas), panel_height=2.3, sharex=True, sharey="row", squeeze=False)
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    refs = []
+    for row, target in enumerate(targets):
         ref = pred["rate"] if target == "spread" else pred["minimax"]
-        e = sm["entries"][(target, res["gammas"][0])]
-        anchor = float(np.exp(np.log(e["val"][:, 0]).mean()))
-        ax.plot(ns, anchor * (ns / ns[0]) ** ref, "k:", linewidth=1.5, label=f"$n^{{{ref:.3f}}}$ (predicted)" if target == "spread"
-                else f"$n^{{{ref:.3f}}}$ (minimax, RKHS ball)")
-        ax.set(xscale="log", yscale="log", xlabel="sample size $n$", ylabel=r"excess risk $\|f_t - f^*\|^2_{L^2}$",
-               title=f"{target} target, $d = {res['dim']}$, $\\sigma = {res['noise']:g}$")
-        ax.legend(fontsize=6, loc="lower left", title="fitted exponent", title_fontsize=6)
-    fig.tight_layout()
+        # the reference starts where validation at gamma = gammas[0] starts, in every panel of the row
+        e0 = sm["entries"][(target, gammas[0])]
+        anchor = float(np.exp(np.log(e0["val"][:, 0]).mean()))
+        for col, g in enumerate(gammas):
+            ax = axes[row, col]
+            e = sm["entries"][(target, g)]
+            for key, style, name in _ESTIMATORS:
+                ax.plot(ns, np.exp(np.log(e[key]).mean(0)), label=name, **style)
+            line, = ax.plot(ns, anchor * (ns / ns[0]) ** ref, "k:", linewidth=1.5,
+                            label=f"$n^{{{ref:.3f}}}$ (" + ("predicted" if target == "spread" else "minimax, RKHS ball") + ")")
+            ax.set(xscale="log", yscale="log")
+            log_ticks(ax, res["ns"])
+            ax.set_title(f"({next(letters)}) {target} target, $\\gamma = {g:g}$")
+            if row == len(targets) - 1:
+                ax.set_xlabel("sample size $n$")
+        refs.append(line)
+        axes[row, 0].set_ylabel(r"excess risk $\|f_t - f^*\|^2_{L^2}$")
+    for ax in axes[:, 0]:
+        _decade_labels_only(ax)
+    handles = axes[0, 0].get_lines()[:len(_ESTIMATORS)] + refs
+    fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center", ncol=2,
+               title=f"$d = {res['dim']}$, noise $\\sigma = {res['noise']:g}$, depth $L = {res['depth']}$")
     return fig
+
+
+def _decade_labels_only(ax) -> None:
+    """On a log y axis spanning at least a decade, label 1, 2 and 5 x 10^k (only the powers of ten beyond
+    two decades) and no minor ticks: matplotlib's labels at 2, 3, 4, 6 x 10^k crowd and overlap in a panel
+    2 inches tall. Shared axes share the locator."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    lo, hi = ax.get_ylim()
+    span = math.log10(hi / lo)
+    if span >= 1.0:
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if span < 2.0 else (1.0,)))
+        # every major tick labelled (by default only the powers of ten are, beyond a decade)
+        ax.yaxis.set_major_formatter(LogFormatterSciNotation(minor_thresholds=(math.inf, math.inf)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _two_rows(handles: list) -> tuple[list, int]:
+    """``handles`` reordered for a legend of two rows read left to right (a legend fills its columns
+    top to bottom), and its number of columns."""
+    ncol = -(-len(handles) // 2)
+    order = [i for c in range(ncol) for i in (c, c + ncol) if i < len(handles)]
+    return [handles[i] for i in order], ncol
+
+
+def _decade_ticks(ax, values, every: int = 2) -> None:
+    """x ticks of a log axis labelled at every ``every``-th power of ten in the range of ``values`` (minor
+    ticks at the others): labels at every decade would overlap in a panel 3 inches wide."""
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    decades = np.arange(lo, hi + 1)
+    ax.xaxis.set_major_locator(FixedLocator([10.0 ** p for p in decades if p % every == 0]))
+    ax.xaxis.set_minor_locator(FixedLocator([10.0 ** p for p in decades if p % every]))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_risk_vs_time(res: dict[str, Any]):
     """Excess risk against the stopping time (geometric mean over seeds), one line per ``n``, for the
     spread target: the U-shape of early stopping, interpolation (``t = inf``) as squares at the right edge,
-    the schedule's times as triangles; one panel per learning kernel."""
-    import matplotlib.pyplot as plt
+    the schedule's times as triangles; one panel per learning kernel (a, b, ...), one legend below them.
+    6 in wide: prints at full size."""
+    from matplotlib.lines import Line2D
+
+    from companion.publish.figures import panels
 
     sm = summarize(res)
     ti = res["targets"].index("spread")
     G = len(res["gammas"])
-    fig, axes = plt.subplots(1, G, figsize=(4.4 * G, 3.6), sharey=True, squeeze=False)
+    fig, axes = panels(1, G, panel_height=2.9, sharey=True, squeeze=False)
     colors = depth_colors(list(res["ns"]))
     t = res["times"]
     for ax, gi in zip(axes[0], range(G)):
         e = sm["entries"][("spread", res["gammas"][gi])]
         for i, (n, c) in enumerate(zip(res["ns"], colors)):
-            ax.plot(t, np.exp(np.log(res["risk"][ti, gi, :, i]).mean(0)), color=c, label=f"$n = {n}$")
-            ax.plot([t[-1] * 3], [np.exp(np.log(res["interp"][ti, gi, :, i]).mean())], "s", color=c, markersize=4)
-            ax.plot([e["t_sched"][i]], [np.exp(np.log(e["sched"][:, i]).mean())], "^", color=c, markersize=5)
+            # no marker on the curves: squares and triangles mark interpolation and the schedule
+            ax.plot(t, np.exp(np.log(res["risk"][ti, gi, :, i]).mean(0)), color=c, marker="none", label=f"$n = {n}$")
+            ax.plot([t[-1] * 3], [np.exp(np.log(res["interp"][ti, gi, :, i]).mean())], "s", color=c, markersize=5)
+            ax.plot([e["t_sched"][i]], [np.exp(np.log(e["sched"][:, i]).mean())], "^", color=c, markersize=6)
         g = res["gammas"][gi]
-        ax.set_title(rf"$\gamma = {g:g}$" + (" (constant $\\alpha$)" if g == 0 else "") + f", $L = {res['depth']}$")
-        ax.set(xscale="log", yscale="log", xlabel="stopping time $t$ (squares: $t = \\infty$; triangles: schedule)")
+        letter = f"({chr(ord('a') + gi)}) " if G > 1 else ""
+        ax.set_title(f"{letter}$\\gamma = {g:g}$" + (" (constant $\\alpha$)" if g == 0 else "") + f", $L = {res['depth']}$")
+        ax.set(xscale="log", yscale="log", xlabel="stopping time $t$")
+        _decade_ticks(ax, [t[0], t[-1] * 3])
     axes[0, 0].set_ylabel("excess risk (spread target)")
-    axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    _decade_labels_only(axes[0, 0])
+    handles = axes[0, 0].get_lines()[::3] + [
+        Line2D([], [], color="grey", marker="s", linestyle="none", markersize=5, label="interpolation ($t = \\infty$)"),
+        Line2D([], [], color="grey", marker="^", linestyle="none", markersize=6, label="time on the schedule")]
+    handles, ncol = _two_rows(handles)  # the sample sizes first, then what the markers mean
+    fig.legend(handles=handles, loc="outside lower center", ncol=ncol)
     return fig
 
 
