@@ -377,13 +377,15 @@ def rates_table(res: dict[str, Any]) -> str:
 
 
 def energy_table(res: dict[str, Any], kmax: int = 12) -> str:
-    """Markdown: the two targets' energy by degree ``k = 0..kmax`` and the share beyond degree 2."""
-    lines = ["| target | " + " | ".join(f"k = {k}" for k in range(kmax + 1)) + " | share in k > 2 |",
-             "|---|" + "---|" * (kmax + 2)]
-    for t in res["targets"]:
-        e = res["energy"][t]
-        cells = [f"{v:.2g}" if v > 1e-15 else "0" for v in e[: kmax + 1]]
-        lines.append(f"| {t} | " + " | ".join(cells) + f" | {e[3:].sum() / e.sum():.3g} |")
+    """Markdown: the targets' energy by degree, one row per degree ``k = 0..kmax`` and one column per
+    target (narrow enough for a phone), then the share of the energy beyond degree 2."""
+    targets = list(res["targets"])
+    lines = ["| degree *k* | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
+    for k in range(kmax + 1):
+        cells = [f"{v:.2g}" if (v := float(res["energy"][t][k])) > 1e-15 else "0" for t in targets]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    shares = [f"{(e := res['energy'][t])[3:].sum() / e.sum():.3g}" for t in targets]
+    lines.append("| share in *k* > 2 | " + " | ".join(shares) + " |")
     return "\n".join(lines)
 
 
