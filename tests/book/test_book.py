@@ -56,8 +56,6 @@ KNOWN_SMALL_PT = {
     "fig-02-reference": 5.09, "fig-03-asymptotics": 5.32, "fig-03-learning": 4.56, "fig-03-log-rate": 4.72,
     "fig-03-nngp": 5.74, "fig-03-ntk": 6.77, "fig-03-rates": 7.0, "fig-03-spectra": 5.74, "fig-04-phase": 4.84,
     "fig-04-rates": 4.26, "fig-04-regimes": 5.32, "fig-04-risk-time": 5.2, "fig-04-spectrum": 4.5,
-    "fig-05-change": 6.04, "fig-05-gap": 7.29, "fig-05-loss": 7.29, "fig-05-needed": 5.8, "fig-06-accuracy": 6.33,
-    "fig-06-mechanism": 7.45, "fig-06-onset": 7.55, "fig-06-r2": 7.46,
 }
 
 

@@ -395,6 +395,15 @@ def _plain_log_labels(ax) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
+def _width_ticks(ax, widths: Sequence[int]) -> None:
+    """The x axis ticked at every width; beyond five widths only every other one is written, so that
+    four-digit widths do not run into each other in a panel half the text column wide."""
+    log_ticks(ax, widths)
+    values = sorted({float(v) for v in widths})
+    if len(values) > 5:
+        ax.set_xticklabels([f"{v:g}" if i % 2 == 0 else "" for i, v in enumerate(values)])
+
+
 def _legend_below(fig, axes) -> None:
     """One legend for all panels, under them (outside the axes, so it covers no data): each label once."""
     from matplotlib.lines import Line2D
@@ -405,7 +414,8 @@ def _legend_below(fig, axes) -> None:
             handles.setdefault(lab, h)
     # Measured series (error bars) first, reference lines (plain lines) last; filled column by column.
     labels = sorted(handles, key=lambda lab: isinstance(handles[lab], Line2D))
-    fig.legend([handles[k] for k in labels], labels, loc="outside lower center", ncol=min(len(labels), 3))
+    # One row when it fits in the column (up to four short network names), else three columns.
+    fig.legend([handles[k] for k in labels], labels, loc="outside lower center", ncol=len(labels) if len(labels) <= 4 else 3)
 
 
 def _per_activation(result: Mapping[str, Any], metric: str, ylabel: str, activation: str | None = None):
@@ -427,7 +437,7 @@ def _per_activation(result: Mapping[str, Any], metric: str, ylabel: str, activat
         ax.set(xscale="log", yscale="log", title=f"({letters[k]}) {title}" if len(acts) > 1 else title)
         if _is_bottom(k, len(acts)):
             ax.set_xlabel("width $m$")
-        log_ticks(ax, P["widths"])
+        _width_ticks(ax, P["widths"])
         if k % 2 == 0:
             ax.set_ylabel(ylabel)
     _legend_below(fig, axes)
