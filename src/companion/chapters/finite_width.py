@@ -483,7 +483,7 @@ def plot_width_needed(result: Mapping[str, Any], fits: Mapping[str, Any]):
         title = f"{METRIC_LABELS[metric]} $= {thr:g}$"
         ax.set(xscale="log", yscale="log", xlabel="training set size $n$", ylabel="width $m^*$",
                title=f"({'abcdefghij'[k]}) {title}" if len(needed) > 1 else title)
-        log_ticks(ax, ns)
+        log_ticks(ax, sorted({float(n) for wn in per_cfg.values() for n in wn["ns"]}))  # every run's n, the smooth ones too
         w = result["params"]["widths"]
         ax.axhspan(min(w), max(w), color="grey", alpha=0.08, linewidth=0)
         ax.set_ylim(max(ax.get_ylim()[0], min(w) / 8), min(ax.get_ylim()[1], max(w) * 1e3))
