@@ -49,34 +49,20 @@ def test_every_figure_has_files_and_sidecar(smoke_chapters):
     assert n >= 2
 
 
-# Figures whose smallest text is still below 8 pt in print, with that size (smoke scale). A ratchet: the
-# list may only shrink. A new figure below 8 pt, or a listed one that gets smaller, fails; a listed one that
-# reaches 8 pt must leave the list. (Multi-panel rows wider than the text column; to be redrawn narrower.)
-KNOWN_SMALL_PT = {
-    "fig-05-change": 6.04, "fig-05-gap": 7.29, "fig-05-loss": 7.29, "fig-05-needed": 5.8, "fig-06-accuracy": 6.33,
-    "fig-06-mechanism": 7.45, "fig-06-onset": 7.55, "fig-06-r2": 7.46,
-}
-
-
 def test_every_figure_is_legible_in_print(smoke_chapters):
     """Legends and tick labels at least 8 pt once a figure is printed at the text width (6.3 in): a wider
-    figure is scaled down, and its letters with it (companion.publish.figures.legibility); the figures of
-    KNOWN_SMALL_PT may not get smaller."""
+    figure is scaled down, and its letters with it (companion.publish.figures.legibility)."""
     from companion.publish.figures import MIN_FONT_PT
 
-    small, fixed = [], []
+    small = []
     for ex in smoke_chapters.values():
         for side in sorted((ex.outputs / "figures").glob("fig-*.json")):
             printed = json.loads(side.read_text())["print"]
             pt = printed["min_font_pt"]
-            known = KNOWN_SMALL_PT.get(side.stem)
-            if pt is not None and pt < MIN_FONT_PT and (known is None or pt < known - 0.05):
+            if pt is not None and pt < MIN_FONT_PT:
                 small.append(f"{side.stem}: {pt} pt ({printed['smallest']!r}; "
                              f"{printed['width_in']} in wide, printed at {printed['scale']:.0%})")
-            if known is not None and (pt is None or pt >= MIN_FONT_PT):
-                fixed.append(side.stem)
     assert not small, "figures with letters below 8 pt in print:\n" + "\n".join(small)
-    assert not fixed, f"legible now: remove {fixed} from KNOWN_SMALL_PT"
 
 
 def test_no_panel_draws_more_series_than_can_be_told_apart(smoke_chapters):

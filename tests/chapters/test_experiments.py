@@ -220,9 +220,15 @@ def test_figures_have_at_most_six_series_per_panel_and_legible_text(smoke, mecha
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from companion.publish.figures import MAX_SERIES, MIN_FONT_PT, STYLE, legibility
+
     on, mech = mechanism
-    for fig in (E.plot_r2(smoke), E.plot_accuracy(smoke), E.plot_mechanism(mech), E.plot_onset(on)):
-        assert fig.get_figwidth() <= 7.5  # printed at about its own size
+    with plt.style.context(STYLE):  # the book's style, without changing the other tests' defaults
+        figs = [E.plot_r2(smoke), E.plot_accuracy(smoke), E.plot_mechanism(mech), E.plot_onset(on)]
+        printed = [legibility(fig) for fig in figs]  # at the size each prints in the text column
+    for fig, pr in zip(figs, printed):
+        assert pr["scale"] == 1.0 and pr["min_font_pt"] >= MIN_FONT_PT, pr
+        assert pr["max_series"] <= MAX_SERIES, pr
         for ax in fig.axes:
             if not ax.get_visible():
                 continue

@@ -103,6 +103,54 @@ def test_params_validate():
     assert chapters.ACTIVATIONS == tuple(models.ACTIVATIONS)
 
 
+def _assert_legible(*figs):
+    """Each figure prints 1:1 in the text column with letters >= 8 pt and <= 6 labelled series per panel."""
+    from companion.publish.figures import MAX_SERIES, MIN_FONT_PT, legibility
+
+    for fig in figs:
+        printed = legibility(fig)
+        assert fig.axes and printed["scale"] == 1.0 and printed["min_font_pt"] >= MIN_FONT_PT, printed
+        assert printed["max_series"] <= MAX_SERIES, printed
+        matplotlib.pyplot.close(fig)
+
+
+def _fake_runs(activations, gammas, widths, seeds=2, n=8):
+    """Training records with the fields the per-activation figures read (values fall like 1/m)."""
+    runs = []
+    for act in activations:
+        for arch, g in [("ffnet", None)] + [("resnet", g) for g in gammas]:
+            for m in widths:
+                for s in range(seeds):
+                    v = (1 + s) / m
+                    runs.append({"arch": arch, "activation": act, "gamma": g, "width": m, "n": n, "seed": s,
+                                 "rel_change": v, "gap_test": v, "curve_step": [0, 1, 2],
+                                 "curve_loss": [1.0, 0.1, v], "curve_loss_lin": [1.0, 0.1, v / 2]})
+    return runs
+
+
+def test_figures_at_the_largest_scale_stay_legible():
+    """The paper scale's three activations, three gammas and eight widths: an odd panel is hidden (the one
+    above it keeps its tick labels), every panel draws at most 1 + len(gammas) series, letters stay >= 8 pt."""
+    from companion.publish.figures import STYLE
+
+    widths = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
+    P = {**chapters.params("05_finite_width", "paper"), "n": 8}
+    res = {"params": P, "change": _fake_runs(P["activations"], P["gammas"], widths)}
+    with matplotlib.pyplot.style.context(STYLE):
+        change = fw.plot_change(res, {})
+        visible = [ax for ax in change.axes if ax.get_visible()]
+        assert len(visible) == len(P["activations"]) == 3 and len(change.axes) == 4
+        assert [ax.get_title()[:3] for ax in visible] == ["(a)", "(b)", "(c)"]
+        assert all(len(ax.get_lines()) == 1 + len(P["gammas"]) for ax in visible)
+        above_hidden = visible[1]  # (b): nothing below it, so its x tick labels are shown
+        assert any(t.get_visible() for t in above_hidden.get_xticklabels())
+        loss = fw.plot_loss_curves(res)
+        assert len([ax for ax in loss.axes if ax.get_visible()]) == len(widths)
+        _assert_legible(change, loss, fw.plot_gap(res, {"gap_metric": "gap_test"}))
+    with pytest.raises(ValueError, match="cfg="):
+        fw.plot_loss_curves(res, ("ffnet", "relu", None), seed=99)
+
+
 def test_tiny_pipeline(tmp_path):
     """run -> summary -> claims -> figures, resumable: a second run reads everything from disk."""
     P = {**chapters.params("05_finite_width", "smoke"), "depth": 1, "widths": [8, 32], "init_widths": [8, 64], "ns": [4, 6], "n": 6,
@@ -121,10 +169,8 @@ def test_tiny_pipeline(tmp_path):
     assert all(c.counterfactual for c in cl)
     assert f"of {len(res['change'])} training runs" in fw.converged_sentence(S)
     assert "$" not in fw.difference_table(S) + fw.needed_table(S) + fw.change_table(res, S)
-    for fig in (common.plot_init_error(res, S), fw.plot_change(res, S), fw.plot_width_needed(res, S),
-                fw.plot_loss_curves(res), fw.plot_gap(res, S)):
-        assert fig.axes
-        matplotlib.pyplot.close(fig)
+    _assert_legible(common.plot_init_error(res, S), fw.plot_change(res, S), fw.plot_width_needed(res, S),
+                    fw.plot_loss_curves(res), fw.plot_gap(res, S))
     assert "|" in fw.fit_table(S["change"], ["arch", "activation", "gamma"])
     again = fw.run(P, tmp_path, progress=False, log=logs.append)
     assert all(r["_cached"] for r in again["change"] + again["init"])

@@ -357,26 +357,98 @@ def claims(result: Mapping[str, Any], fits: Mapping[str, Any] | None = None) -> 
 # Figures
 
 
-def plot_change(result: Mapping[str, Any], fits: Mapping[str, Any], activation: str | None = None):
-    """Relative NTK change after training against width at the chapter's ``n`` (log-log, seed bands)."""
-    import matplotlib.pyplot as plt
+def _short_label(arch: str, gamma: float | None) -> str:
+    """Legend text without the activation (the panel's title names it): ``FFNet`` or ``ResNet gamma=0.5``."""
+    return "FFNet" if arch == "ffnet" else rf"ResNet $\gamma={gamma:g}$"
 
+
+def _grid(count: int, panel_height: float, **subplots_kw: Any):
+    """``count`` panels, at most two side by side (wider ones would leave the log axes too narrow to read
+    in print); the unused slot of an odd count is hidden and the panel above it keeps its x tick labels.
+    Returns ``(fig, flat list of the used axes)``; :func:`_is_bottom` tells which carry the x label."""
+    from companion.publish.figures import panels  # a lazy import, like pyplot's: the analysis needs no matplotlib
+
+    ncols = min(count, 2)
+    fig, axes = panels(math.ceil(count / ncols), ncols, panel_height=panel_height, squeeze=False, **subplots_kw)
+    flat = list(axes.flat)
+    for j in range(count, len(flat)):
+        flat[j].set_visible(False)
+        flat[j - ncols].xaxis.set_tick_params(labelbottom=True)  # sharex hid them: no panel is below it now
+    return fig, flat[:count]
+
+
+def _is_bottom(k: int, count: int) -> bool:
+    """Whether panel ``k`` of :func:`_grid`'s ``count`` panels has no panel below it (it shows the x label)."""
+    return k + min(count, 2) >= count
+
+
+def _plain_log_labels(ax) -> None:
+    """A log y axis spanning under two decades: ticks at 1, 2 and 5 times powers of ten, written plainly
+    (``20``, ``50``, ``100``); matplotlib's default labels every minor tick as ``4 x 10^1`` and crowds it."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    lo, hi = ax.get_ylim()
+    if hi / lo >= 100:
+        return
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def _width_ticks(ax, widths: Sequence[int]) -> None:
+    """The x axis ticked at every width; beyond five widths only every other one is written, so that
+    four-digit widths do not run into each other in a panel half the text column wide."""
+    log_ticks(ax, widths)
+    values = sorted({float(v) for v in widths})
+    if len(values) > 5:
+        ax.set_xticklabels([f"{v:g}" if i % 2 == 0 else "" for i, v in enumerate(values)])
+
+
+def _legend_below(fig, axes) -> None:
+    """One legend for all panels, under them (outside the axes, so it covers no data): each label once."""
+    from matplotlib.lines import Line2D
+
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    # Measured series (error bars) first, reference lines (plain lines) last; filled column by column.
+    labels = sorted(handles, key=lambda lab: isinstance(handles[lab], Line2D))
+    # One row when it fits in the column (up to four short network names), else three columns.
+    fig.legend([handles[k] for k in labels], labels, loc="outside lower center", ncol=len(labels) if len(labels) <= 4 else 3)
+
+
+def _per_activation(result: Mapping[str, Any], metric: str, ylabel: str, activation: str | None = None):
+    """``metric`` after training against width at the chapter's ``n`` (log-log, seed bands): one panel per
+    activation, one line per network (at most ``1 + len(gammas)`` series per panel), a shared legend below.
+    The fitted exponents are in the chapter's tables (:func:`change_table`), not in the legend."""
     P = result["params"]
-    acts = [activation] if activation else P["activations"]
-    fig, axes = plt.subplots(1, len(acts), sharey=True, squeeze=False, figsize=(4.2 * len(acts) + 0.6, 3.6))
+    acts = [activation] if activation else list(P["activations"])
+    fig, axes = _grid(len(acts), 2.9 if len(acts) <= 2 else 2.4, sharex=True, sharey=True)
     rows = [r for r in result["change"] if r["n"] == P["n"]]
-    tab = table(rows, "rel_change", by=("arch", "activation", "gamma"))
-    for ax, act in zip(axes[0], acts):
+    tab = table(rows, metric, by=("arch", "activation", "gamma"))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for k, (ax, act) in enumerate(zip(axes, acts)):
+        # Colour by the network's place in configs(P) (the same network has the same colour in every panel).
         for i, cfg in enumerate(c for c in configs(P) if c[1] == act):
             w, v = tab[cfg]
-            f = fits["change"][cfg]
-            interval_band(ax, w, v, f"C{i}", **arch_style(cfg[0], cfg[2]),
-                  label=f"{label(*cfg)}: {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]")
-        ax.set(xscale="log", yscale="log", xlabel="width $m$", title=f"{act}, $n={P['n']}$, $L={P['depth']}$")
-        log_ticks(ax, P["widths"])
-        ax.legend(fontsize="x-small", title="exponent [95% interval]", title_fontsize="x-small")
-    axes[0][0].set_ylabel(r"$\|\Theta_T - \Theta_0\|_F / \|\Theta_0\|_F$")
+            interval_band(ax, w, v, f"C{i}", **arch_style(cfg[0], cfg[2]), label=_short_label(cfg[0], cfg[2]))
+        title = f"{act}, $n={P['n']}$, $L={P['depth']}$"
+        ax.set(xscale="log", yscale="log", title=f"({letters[k]}) {title}" if len(acts) > 1 else title)
+        if _is_bottom(k, len(acts)):
+            ax.set_xlabel("width $m$")
+        _width_ticks(ax, P["widths"])
+        if k % 2 == 0:
+            ax.set_ylabel(ylabel)
+    _legend_below(fig, axes)
     return fig
+
+
+def plot_change(result: Mapping[str, Any], fits: Mapping[str, Any], activation: str | None = None):
+    """Relative NTK change after training against width at the chapter's ``n`` (log-log, seed bands), one
+    panel per activation (``activation``: only that one). ``fits`` is accepted for symmetry with the other
+    plots; the fitted exponents are shown by :func:`change_table`."""
+    return _per_activation(result, "rel_change", r"$\|\Theta_T - \Theta_0\|_F / \|\Theta_0\|_F$", activation)
 
 
 METRIC_LABELS = {
@@ -390,17 +462,16 @@ def plot_width_needed(result: Mapping[str, Any], fits: Mapping[str, Any]):
 
     Filled markers: ``m*`` inside the measured widths; open markers: extrapolated by the fitted power law.
     """
-    import matplotlib.pyplot as plt
-
     needed = fits["needed"]
-    fig, axes = plt.subplots(1, len(needed), figsize=(4.4 * len(needed) + 0.4, 3.8), squeeze=False)
-    for ax, (metric, per_cfg) in zip(axes[0], needed.items()):
+    fig, axes = _grid(len(needed), 3.2)
+    for k, (ax, (metric, per_cfg)) in enumerate(zip(axes, needed.items())):
         for i, (cfg, wn) in enumerate(per_cfg.items()):
             ns, ms = np.asarray(wn["ns"], float), np.asarray(wn["m_star"], float)
             st = arch_style(cfg[0], cfg[2])
             lo, hi = np.minimum(wn["m_star_low"], ms), np.maximum(wn["m_star_high"], ms)
+            # The fitted exponent and its interval are in needed_table; the legend names the network only.
             ax.errorbar(ns, ms, yerr=[ms - lo, hi - ms], color=f"C{i}", capsize=3, linestyle=st["linestyle"],
-                        marker="none", label=f"{label(*cfg)}: $n^{{{wn['exponent']:.2f}}}$ [{wn['low']:.2f}, {wn['high']:.2f}]")
+                        marker="none", label=label(*cfg))
             ext = np.asarray(wn["extrapolated"], bool)
             ax.plot(ns[~ext], ms[~ext], st["marker"], color=f"C{i}")
             ax.plot(ns[ext], ms[ext], st["marker"], color=f"C{i}", markerfacecolor="none")
@@ -409,51 +480,49 @@ def plot_width_needed(result: Mapping[str, Any], fits: Mapping[str, Any]):
         for power, ls in [(3, ":"), (4, "-.")]:
             ax.plot(ns, m0 * (ns / ns[0]) ** power, ls, color="grey", label=f"$\\propto n^{power}$")
         thr = needed_metrics(result["params"])[metric]
+        title = f"{METRIC_LABELS[metric]} $= {thr:g}$"
         ax.set(xscale="log", yscale="log", xlabel="training set size $n$", ylabel="width $m^*$",
-               title=f"{METRIC_LABELS[metric]} $= {thr:g}$")
-        log_ticks(ax, ns)
+               title=f"({'abcdefghij'[k]}) {title}" if len(needed) > 1 else title)
+        log_ticks(ax, sorted({float(n) for wn in per_cfg.values() for n in wn["ns"]}))  # every run's n, the smooth ones too
         w = result["params"]["widths"]
         ax.axhspan(min(w), max(w), color="grey", alpha=0.08, linewidth=0)
         ax.set_ylim(max(ax.get_ylim()[0], min(w) / 8), min(ax.get_ylim()[1], max(w) * 1e3))
-        ax.legend(fontsize="x-small")
+        _plain_log_labels(ax)
+    _legend_below(fig, axes)
     return fig
 
 
 def plot_loss_curves(result: Mapping[str, Any], cfg: tuple[str, str, float | None] | None = None, seed: int = 0):
-    """Training loss per step of networks of each width against the NTK (linearised) prediction."""
-    import matplotlib.pyplot as plt
+    """Training loss per step of the network against its NTK (linearised) prediction: one panel per width
+    (two series each, at most two panels side by side, shared axes), so that no width's curves hide another's.
 
+    Raises:
+      ValueError: ``cfg`` was not trained at the chapter's ``n`` with this ``seed``."""
     P = result["params"]
     cfg = cfg or ("ffnet", P["activations"][0], None)
     rows = sorted((r for r in result["change"] if config_key(r) == cfg and r["n"] == P["n"] and r["seed"] == seed),
                   key=lambda r: r["width"])
-    fig, ax = plt.subplots()
-    cmap = plt.get_cmap("viridis")
-    for i, r in enumerate(rows):
-        c = cmap(i / max(len(rows) - 1, 1))
+    if not rows:
+        raise check.fail("cfg", cfg, f"a configuration trained at n={P['n']} with seed {seed}: {configs(P)}")
+    fig, axes = _grid(len(rows), 2.3 if len(rows) <= 4 else 1.8, sharex=True, sharey=True)
+    for k, (ax, r) in enumerate(zip(axes, rows)):
         ks = np.asarray(r["curve_step"])
-        ax.plot(ks + 1, r["curve_loss"], color=c, label=f"network, $m={r['width']}$")
-        ax.plot(ks + 1, r["curve_loss_lin"], ":", color=c)
-    ax.plot([], [], ":", color="grey", label="NTK prediction (dotted)")
-    ax.set(xscale="log", yscale="log", xlabel="gradient step $t + 1$", ylabel="training loss",
-           title=f"{label(*cfg)}, $n={P['n']}$, seed {seed}")
-    ax.legend(fontsize="x-small")
+        ax.plot(ks + 1, r["curve_loss"], "-", color="C0", marker="o", label="network")
+        ax.plot(ks + 1, r["curve_loss_lin"], ":", color="C1", marker="none", linewidth=2.0,
+                label="linearised (NTK) prediction")
+        ax.set(xscale="log", yscale="log", title=f"({'abcdefghijklmnop'[k]}) $m={r['width']}$")
+        if _is_bottom(k, len(rows)):
+            ax.set_xlabel("gradient step $t + 1$")
+        if k % 2 == 0:
+            ax.set_ylabel("training loss")
+    fig.suptitle(f"{label(*cfg)}, $n={P['n']}$, seed {seed}")
+    _legend_below(fig, axes)
     return fig
 
 
-def plot_gap(result: Mapping[str, Any], fits: Mapping[str, Any]):
-    """Gap between network and NTK predictions after training against width (log-log)."""
-    import matplotlib.pyplot as plt
-
-    P = result["params"]
+def plot_gap(result: Mapping[str, Any], fits: Mapping[str, Any], activation: str | None = None):
+    """Gap between network and NTK predictions after training against width (log-log, seed bands), one
+    panel per activation (``activation``: only that one); the fitted exponents are shown by :func:`change_table`."""
     metric = fits["gap_metric"]
-    rows = [r for r in result["change"] if r["n"] == P["n"]]
-    fig, ax = plt.subplots()
-    for i, (cfg, (w, v)) in enumerate(table(rows, metric, by=("arch", "activation", "gamma")).items()):
-        f = fits["gap"][cfg]
-        interval_band(ax, w, v, f"C{i}", **arch_style(cfg[0], cfg[2]), label=f"{label(*cfg)}: {f.slope:.2f}")
-    ax.set(xscale="log", yscale="log", xlabel="width $m$",
-           ylabel=r"$\|f_T - f_T^{\mathrm{lin}}\| / \|f_T^{\mathrm{lin}} - f_0\|$ (" + metric.split("_")[1] + ")")
-    log_ticks(ax, P["widths"])
-    ax.legend(fontsize="x-small", ncol=2, title="fitted exponent", title_fontsize="x-small")
-    return fig
+    ylabel = r"$\|f_T - f_T^{\mathrm{lin}}\| / \|f_T^{\mathrm{lin}} - f_0\|$ (" + metric.split("_")[1] + ")"
+    return _per_activation(result, metric, ylabel, activation)

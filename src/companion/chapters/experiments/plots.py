@@ -1,5 +1,7 @@
 """Chapter 6's figures. Colour-blind-safe colours (Okabe-Ito) with a distinct marker per series, at most six
-series per panel, one shared legend under each figure; sizes chosen so that 8 pt text stays 8 pt in print."""
+labelled series per panel, a shared legend under the task figures; every figure is laid out by
+:func:`companion.publish.figures.panels` (the text column's width, at most two panels side by side), so the
+style sheet's letters (9 pt and up) print at their nominal size."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from companion.data.registry import TITLES
+from companion.publish.figures import panels
 
 from .mechanism import NNGP_COEFF, NUGGET
 from .tables import summarize
@@ -17,7 +20,6 @@ OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green":
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999"}
 _GAMMA = {0.0: ("vermillion", "v"), 0.25: ("orange", "^"), 0.5: ("green", "D"), 0.75: ("purple", "P"),
           1.0: ("blue", "o")}
-WIDTH = 7.0  # inches: the book's text width, so fonts print at their nominal size
 
 
 def series_style(arch: str, gamma: float | None = None) -> dict[str, Any]:
@@ -28,31 +30,36 @@ def series_style(arch: str, gamma: float | None = None) -> dict[str, Any]:
     return {"color": OKABE_ITO[name], "marker": marker, "label": rf"ResNet $\gamma={float(gamma):g}$"}
 
 
-def _task_panels(result: Mapping[str, Any], kind: str = "two"):
-    import matplotlib.pyplot as plt
+# A panel's own legend under its x label: the curves of the mechanism figure cross every corner of their axes.
+_BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "ncol": 1}
 
+
+def _task_panels(result: Mapping[str, Any], kind: str = "two"):
+    """One row per dataset and one column per sampling design (two panels side by side: each wide enough
+    for its two-line title in the style's font); the x axis (depth) is shared."""
     ds = [d for d in result["params"]["datasets"]]
-    fig, axes = plt.subplots(len(SAMPLINGS), len(ds), figsize=(WIDTH, 0.6 + 2.35 * len(SAMPLINGS)), squeeze=False,
-                             sharex=True)
+    fig, axes = panels(len(ds), len(SAMPLINGS), panel_height=2.05, sharex=True, squeeze=False)
     return fig, axes, ds
 
 
 def _finish(fig, axes, ncol: int) -> None:
+    """One legend for all panels, under them (outside the axes, so it covers no data)."""
+    from matplotlib.lines import Line2D
+
     handles, labels = {}, []
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab not in handles:
                 handles[lab] = h
                 labels.append(lab)
-    fig.legend([handles[k] for k in labels], labels, loc="lower center", ncol=min(ncol, len(labels)),
-               bbox_to_anchor=(0.5, 0.0), fontsize=8)
-    rows = axes.shape[0]
-    fig.tight_layout(rect=(0, 0.07 if rows > 1 else 0.14, 1, 1))
+    # The kernels (error bars) first, reference lines (plain lines such as the trivial predictor) last.
+    labels.sort(key=lambda lab: isinstance(handles[lab], Line2D))
+    fig.legend([handles[k] for k in labels], labels, loc="outside lower center", ncol=min(ncol, len(labels)))
 
 
-def _title(ax, s: Mapping[str, Any], sampling: str) -> None:
-    ax.set_title(f"{TITLES[s['dataset']]} {s['class_names']}\n{sampling}, {s['n_train']} train / {s['n_test']} test",
-                 fontsize=9)
+def _title(ax, s: Mapping[str, Any], sampling: str, letter: str) -> None:
+    ax.set_title(f"({letter}) {TITLES[s['dataset']]} {s['class_names']}\n"
+                 f"{sampling}, {s['n_train']} train / {s['n_test']} test")
 
 
 def _line(ax, rows: Sequence[Mapping[str, Any]], metric: str, f: float, dodge: float, **style: Any) -> None:
@@ -63,14 +70,14 @@ def _line(ax, rows: Sequence[Mapping[str, Any]], metric: str, f: float, dodge: f
 
 
 def plot_r2(result: Mapping[str, Any], method: str = "ridge", kind: str = "two"):
-    """Test ``R^2`` against depth: one row per sampling design, one panel per dataset, one line per kernel
-    (mean ± sd over seeds); dotted: 0, the training-mean predictor."""
+    """Test ``R^2`` against depth: one row per dataset, one column per sampling design, one line per kernel
+    (mean ± sd over seeds); dotted: 0, the training-mean predictor (unlabelled: the caption says so)."""
     summary = [s for s in summarize(result["rows"]) if s["method"] == method and s["task"] == kind
                and s["targets"] == "raw"]
     fig, axes, ds = _task_panels(result, kind)
     gammas = sorted(result["params"]["gammas"])
-    for r, sampling in enumerate(SAMPLINGS):
-        for c, d in enumerate(ds):
+    for r, d in enumerate(ds):
+        for c, sampling in enumerate(SAMPLINGS):
             ax = axes[r][c]
             sel = [s for s in summary if s["dataset"] == d and s["sampling"] == sampling]
             if not sel:
@@ -81,24 +88,26 @@ def plot_r2(result: Mapping[str, Any], method: str = "ridge", kind: str = "two")
                 rows = [s for s in sel if s["arch"] == arch and (g is None or float(s["gamma"]) == g)]
                 if rows:
                     _line(ax, rows, "r2", 1.0, 1.12 ** (i - (len(keys) - 1) / 2), **series_style(arch, g))
-            ax.axhline(0.0, color=OKABE_ITO["grey"], ls=":", lw=1.2, label="training mean (R² = 0)")
+            # R^2 = 0 is the training-mean predictor: said in the caption, not a legend entry (a seventh series)
+            ax.axhline(0.0, color=OKABE_ITO["grey"], ls=":", lw=1.2)
             ax.set_xscale("log")
-            _title(ax, sel[0], sampling)
-            if r == len(SAMPLINGS) - 1:
+            _title(ax, sel[0], sampling, "abcdefghijklmnopqrstuvwxyz"[r * len(SAMPLINGS) + c])
+            if r == len(ds) - 1:
                 ax.set_xlabel("depth $L$")
-        axes[r][0].set_ylabel("test $R^2$")
-    _finish(fig, axes, 6)
+            if c == 0:
+                ax.set_ylabel("test $R^2$")
+    _finish(fig, axes, 3)
     return fig
 
 
 def plot_accuracy(result: Mapping[str, Any], method: str = "ridge", kind: str = "two"):
-    """Test accuracy (%) against depth, one row per sampling design, one panel per dataset: the FFNet with raw
+    """Test accuracy (%) against depth, one row per dataset, one column per sampling design: the FFNet with raw
     and with centred targets, the kernel-sum classifier of the FFNet NTK, the ResNets with gamma = 0 and 1;
     dotted: the training-majority predictor."""
     summary = [s for s in summarize(result["rows"]) if s["method"] == method and s["task"] == kind]
     fig, axes, ds = _task_panels(result, kind)
-    for r, sampling in enumerate(SAMPLINGS):
-        for c, d in enumerate(ds):
+    for r, d in enumerate(ds):
+        for c, sampling in enumerate(SAMPLINGS):
             ax = axes[r][c]
             sel = [s for s in summary if s["dataset"] == d and s["sampling"] == sampling]
             if not sel:
@@ -118,11 +127,12 @@ def plot_accuracy(result: Mapping[str, Any], method: str = "ridge", kind: str = 
             triv = 100 * np.mean([s["trivial_accuracy_mean"] for s in ff_raw])
             ax.axhline(triv, color=OKABE_ITO["grey"], ls=":", lw=1.2, label="training majority")
             ax.set_xscale("log")
-            _title(ax, sel[0], sampling)
-            if r == len(SAMPLINGS) - 1:
+            _title(ax, sel[0], sampling, "abcdefghijklmnopqrstuvwxyz"[r * len(SAMPLINGS) + c])
+            if r == len(ds) - 1:
                 ax.set_xlabel("depth $L$")
-        axes[r][0].set_ylabel("test accuracy (%)")
-    _finish(fig, axes, 6)
+            if c == 0:
+                ax.set_ylabel("test accuracy (%)")
+    _finish(fig, axes, 3)
     return fig
 
 
@@ -130,9 +140,7 @@ def plot_mechanism(mech: Mapping[str, Any]):
     """(a) The effective ridge ``Lambda_L / L`` measured from the kernels against depth (FFNet NTK and the
     ResNet with alpha = 1/L), with the prediction 3/4. (b) Off-diagonal structure of the FFNet's NTK and
     NNGP: their spread (sd over pairs) and the NNGP's ``1 - mean``, with the prediction ``9 pi^2 / (2 L^2)``."""
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(WIDTH, 3.0))
+    fig, (a, b) = panels(1, 2, panel_height=4.0)
     for kind, st in (("ffnet", series_style("ffnet")), ("resnet", series_style("resnet", 1.0))):
         rows = sorted((r for r in mech["ridge"] if r["kind"] == kind and r["depth"] < mech["ref_depth"]),
                       key=lambda r: r["depth"])
@@ -143,8 +151,8 @@ def plot_mechanism(mech: Mapping[str, Any]):
     a.set_yscale("log")
     a.set_xlabel("depth $L$")
     a.set_ylabel(r"effective ridge $\Lambda_L / L$")
-    a.set_title(f"(a) nugget as ridge, n = {mech['n']} training points", fontsize=9)
-    a.legend(fontsize=8)
+    a.set_title(f"(a) nugget as ridge, n = {mech['n']}")
+    a.legend(**_BELOW)
     for kernel, key, st in (("ntk", "sd", {"color": OKABE_ITO["black"], "marker": "s", "label": "NTK: sd of entries"}),
                             ("nngp", "sd", {"color": OKABE_ITO["blue"], "marker": "o", "label": "NNGP: sd of entries"}),
                             ("nngp", "gap", {"color": OKABE_ITO["green"], "marker": "D",
@@ -152,14 +160,13 @@ def plot_mechanism(mech: Mapping[str, Any]):
         rows = sorted((r for r in mech["nngp"] if r["kernel"] == kernel), key=lambda r: r["depth"])
         b.plot([r["depth"] for r in rows], [r[key] for r in rows], ls="-", **st)
     L = np.array(sorted({r["depth"] for r in mech["nngp"]}), float)
-    b.plot(L, NNGP_COEFF / L ** 2, color=OKABE_ITO["vermillion"], ls="--", lw=1.2, label=r"$9\pi^2/(2L^2)$")
+    b.plot(L, NNGP_COEFF / L ** 2, color=OKABE_ITO["vermillion"], ls="--", lw=1.2, marker="", label=r"$9\pi^2/(2L^2)$")
     b.set_xscale("log")
     b.set_yscale("log")
     b.set_xlabel("depth $L$")
-    b.set_ylabel("off-diagonal entries, normalised kernel")
-    b.set_title("(b) NTK → 1/4 + nugget; NNGP: entries → 1", fontsize=9)
-    b.legend(fontsize=8)
-    fig.tight_layout()
+    b.set_ylabel("off-diagonal entries")
+    b.set_title("(b) spread and NNGP gap")
+    b.legend(**_BELOW)
     return fig
 
 
@@ -167,13 +174,11 @@ def plot_onset(onset_result: Mapping[str, Any]):
     """(a) Test ``R^2`` of the FFNet NTK against ``L / n`` for each ``n``; short vertical lines: ``L_1 / n``
     where the nugget's ridge ``(3/4) L`` equals the top eigenvalue of the centred informative kernel.
     (b) At the largest ``n``: the NTK and the NNGP against ``L``."""
-    import matplotlib.pyplot as plt
-
     rows = onset_result["rows"]
     ns = sorted({r["n"] for r in rows if r["kernel"] == "ntk"})[-5:]
     colors = [OKABE_ITO[c] for c in ("sky", "green", "orange", "purple", "blue")][-len(ns):]
     markers = ["^", "D", "v", "P", "o"][-len(ns):]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(WIDTH, 3.0))
+    fig, (a, b) = panels(1, 2, panel_height=3.0)
     for n, col, mk in zip(ns, colors, markers):
         sel = sorted((r for r in rows if r["n"] == n and r["kernel"] == "ntk"), key=lambda r: r["depth"])
         a.plot([r["depth"] / n for r in sel], [r["r2"] for r in sel], color=col, marker=mk, label=f"n = {n}")
@@ -182,8 +187,8 @@ def plot_onset(onset_result: Mapping[str, Any]):
     a.set_xscale("log")
     a.set_xlabel("depth / training points, $L / n$")
     a.set_ylabel("test $R^2$ (FFNet NTK)")
-    a.set_title(f"(a) {onset_result['task']}, balanced, {onset_result['n_test']} test", fontsize=9)
-    a.legend(fontsize=8)
+    a.set_title(f"(a) {onset_result['task']}, balanced,\n{onset_result['n_test']} test points")
+    a.legend(loc="upper right")
     n = ns[-1]
     for kernel, st in (("ntk", {"color": OKABE_ITO["black"], "marker": "s", "label": "FFNet NTK"}),
                        ("nngp", {"color": OKABE_ITO["blue"], "marker": "o", "label": "FFNet NNGP"})):
@@ -193,9 +198,8 @@ def plot_onset(onset_result: Mapping[str, Any]):
     b.set_xscale("log")
     b.set_xlabel("depth $L$")
     b.set_ylabel("test $R^2$")
-    b.set_title(f"(b) n = {n}: NTK against NNGP", fontsize=9)
-    b.legend(fontsize=8)
-    fig.tight_layout()
+    b.set_title(f"(b) n = {n}: NTK against NNGP")
+    b.legend(loc="upper right")
     return fig
 
 
