@@ -11,6 +11,14 @@ Differentiation (forward and reverse mode): :func:`ffnet_normalized`, :func:`res
 (in ``rho`` and ``alpha``), :func:`ffnet_kernels`, :func:`resnet_kernels`,
 :func:`normalized_kernels` (in the inputs and ``alpha``) and :func:`.arccos.kappa0`/``kappa1``.
 Traced arguments skip the value checks and run in their traced dtype on one block (no chunking);
+their entries are formed as on the eager path (:mod:`.products`: norms and scale carried as
+mantissa and power of two), so an entry whose value is finite comes out finite and equal to the
+eager one within rounding, and so do its derivatives. Overflow under tracing: with ``alpha`` and
+``depth`` concrete (Python values, as usual even under ``jit``) a scale that alone exceeds the
+bound raises the named ``ValueError`` at trace time (:func:`check_scale`); an entry that overflows
+because of the inputs' norms (which cannot be checked while tracing) is ``inf``, as is every
+overflowing entry when ``alpha`` itself is traced (its scale is formed as
+``depth * log1p(alpha^2)``, never as ``(1 + alpha^2)^depth``).
 the depth-free path evaluates its table and takes its derivative from the recursion (O(depth) per
 entry); a traced ``alpha`` with ``method="depthfree"`` raises :class:`NotDifferentiableError`
 (the table is built for one concrete alpha). The normalised NTK's derivative in ``rho`` is
@@ -372,10 +380,17 @@ def ffnet_kernels(x1, x2=None, *, depth: int, method: str = "auto", dtype="float
       ``(L + 1) |x|^2`` on the diagonal), arrays of shape ``(n1, n2)``. Nearly aligned pairs get
       ``1 - rho`` without cancellation (:mod:`.correlation`).
 
+    Every returned matrix obeys Cauchy-Schwarz exactly in its floating-point values,
+    ``|K_ij| <= sqrt(K_ii K_jj)`` against the inputs' own diagonals, and a row paired with a copy of
+    itself gets exactly its diagonal value (:mod:`.products`: the rounding of the products is
+    corrected by at most ~8 ulps; not applied where a diagonal over- or underflows).
+
     Raises:
       ValueError naming the argument for a bad depth, method, dtype, out, block_rows or input array;
       for inputs whose largest kernel entry would exceed ``largest(dtype) / e`` (:func:`check_range`).
-      Differentiable in ``x1, x2`` (traced inputs: one block, no value checks).
+      Differentiable in ``x1, x2`` (traced inputs: one block, no value checks; an entry that
+      overflows because of the traced inputs' norms is ``inf``, never NaN; entries whose value is
+      finite are finite, with finite derivatives, also for rows of norms 1e300 and 1e-300).
     """
     return _dispatch(x1, x2, "ffnet", check_depth(depth), 0.0, "all", method, dtype, block_rows, out, False)
 
@@ -402,6 +417,12 @@ def resnet_kernels(x1, x2=None, *, depth: int, alpha: float, trained: str = "hid
       ValueError as :func:`ffnet_kernels`; naming ``alpha, depth`` when the unit-input diagonal of the
       NNGP or NTK alone exceeds ``largest(dtype) / e`` for these inputs (use smaller inputs, float64 or
       :func:`normalized_kernels`); naming ``alpha`` when ``alpha^2`` overflows float64.
+      Traced inputs (``jit``, ``grad``, ``vmap``) with concrete ``alpha, depth``: the same error at
+      trace time when that diagonal alone exceeds the bound, whatever the inputs' norms (they are not
+      known while tracing; an eager call computes a cross kernel of small enough inputs); below it,
+      entries that overflow because of the norms are ``inf``. Traced ``alpha``: nothing can be
+      checked at trace time; the scale is formed in log space (``depth * log1p(alpha^2)``) and
+      overflowing entries are ``inf``.
     """
     return _dispatch(x1, x2, "resnet", check_depth(depth), check_alpha(alpha), trained, method, dtype,
                      block_rows, out, False)
