@@ -197,11 +197,12 @@ def cauchy_schwarz(val, dn1, gc1, dn2, g2, same_dir, straight_through: bool = Fa
     ``same_dir (n1, n2)``: pairs with exactly the same direction. ``straight_through``: the value is
     bounded, the derivative stays that of ``val``. Where a diagonal over- or underflows (a cross
     kernel of a huge and a tiny input, whose entries are finite) the rounded diagonals cannot bound
-    the entry, and it keeps its value.
+    the entry, and it keeps its value. A NaN entry stays NaN.
     """
     eq = dn1[:, None] == dn2[None, :]  # False for NaN: no bound from a diagonal out of range
+    # never NaN: gc1, g2 are positive or inf, and dn1 is selected only where it equals dn2 (not NaN)
     bound = jnp.where(eq, dn1[:, None], gc1[:, None] * g2[None, :])
-    out = jnp.where(val > bound, bound, jnp.where(val < -bound, -bound, val))
+    out = jnp.copysign(jnp.minimum(jnp.abs(val), bound), val)
     out = jnp.where(eq & same_dir, dn1[:, None], out)
     if straight_through:
         # out - val is exact (Sterbenz: within a factor 2), so the sum is out; 0 where nothing changed
