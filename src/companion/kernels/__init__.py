@@ -28,7 +28,8 @@ whatever ``jax_enable_x64`` is (a scoped switch, :mod:`.precision`); float32 res
 Modules: :mod:`.correlation` (``1 -+ rho`` without cancellation, the one validated correlation
 argument), :mod:`.precision` (scoped float64), :mod:`.arccos` (``kappa0``, ``kappa1`` and the stable one-layer step), :mod:`.recursion`
 (layer recursion carried in ``1 - rho``, one compiled loop over depth), :mod:`.depthfree` (one table of the depth-L map in
-the angle, then O(1) per entry), :mod:`.gram` (blocked, sharded evaluation), :mod:`.limits`
+the angle, then O(1) per entry), :mod:`.gram` (blocked, sharded evaluation), :mod:`.products` (entries
+``|x| |x'| S k`` without overflow, and their Cauchy-Schwarz bound), :mod:`.limits`
 (closed-form depth limits), :mod:`.degeneracy` (how far a kernel matrix is from "constant + nugget"),
 :mod:`.scaling` (the branch scaling ``alpha = L^-gamma``), :mod:`.trajectory` (``q_l`` and ``rho_l`` layer by layer).
 """

@@ -11,6 +11,14 @@ Differentiation (forward and reverse mode): :func:`ffnet_normalized`, :func:`res
 (in ``rho`` and ``alpha``), :func:`ffnet_kernels`, :func:`resnet_kernels`,
 :func:`normalized_kernels` (in the inputs and ``alpha``) and :func:`.arccos.kappa0`/``kappa1``.
 Traced arguments skip the value checks and run in their traced dtype on one block (no chunking);
+their entries are formed as on the eager path (:mod:`.products`: norms and scale carried as
+mantissa and power of two), so an entry whose value is finite comes out finite and equal to the
+eager one within rounding, and so do its derivatives. Overflow under tracing: with ``alpha`` and
+``depth`` concrete (Python values, as usual even under ``jit``) a scale that alone exceeds the
+bound raises the named ``ValueError`` at trace time (:func:`check_scale`); an entry that overflows
+because of the inputs' norms (which cannot be checked while tracing) is ``inf``, as is every
+overflowing entry when ``alpha`` itself is traced (its scale is formed as
+``depth * log1p(alpha^2)``, never as ``(1 + alpha^2)^depth``).
 the depth-free path evaluates its table and takes its derivative from the recursion (O(depth) per
 entry); a traced ``alpha`` with ``method="depthfree"`` raises :class:`NotDifferentiableError`
 (the table is built for one concrete alpha). The normalised NTK's derivative in ``rho`` is
@@ -29,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from companion.util import validate as check
-from . import depthfree, gram, recursion
+from . import depthfree, gram, products, recursion
 from .correlation import check_correlations, threshold
 from .precision import float64_scope, is_traced, x64_enabled
 from .recursion import Spec, log_scales
@@ -153,6 +161,20 @@ def _log_max_norm(x: np.ndarray) -> float:
     return float(np.max(gram.row_logs(x)[1])) if x.size else -math.inf
 
 
+def _scale_what(spec: Spec, q: int, dt) -> tuple[str, str]:
+    """``(formula, description)`` of the unit-input diagonal ``q`` (0 NNGP, 1 NTK) of ``spec``."""
+    key = (spec.arch, q) if spec.arch == "ffnet" or q == 0 else (spec.arch, q, spec.trained)
+    ls = log_scales(spec)[q]
+    kind = ("NNGP", "NTK")[q]
+    return _FORMULAS[key], f"the {kind} diagonal for a unit input, {_FORMULAS[key]} = exp({ls:.4g})"
+
+
+def _bound_words(dt) -> tuple[float, str]:
+    name = np.dtype(dt).name
+    limit = math.log(np.finfo(dt).max) - 1.0
+    return limit, f"the bound exp({limit:.4g}) on kernel entries in {name} (the largest {name} divided by e)"
+
+
 def check_range(a: np.ndarray, b: np.ndarray | None, spec: Spec, dt: np.dtype) -> None:
     """Refuse, before computing, a kernel whose largest entry is not below ``largest(dt) / e``.
 
@@ -163,32 +185,55 @@ def check_range(a: np.ndarray, b: np.ndarray | None, spec: Spec, dt: np.dtype) -
     (``|x1|^2 S``) would overflow. The error names what overflows: the scale (``alpha, depth``) when
     it alone exceeds the bound, otherwise the input with the larger norm.
     """
-    limit = math.log(np.finfo(dt).max) - 1.0
+    limit, bound = _bound_words(dt)
+    name = np.dtype(dt).name
     m1 = _log_max_norm(a)
     m2 = m1 if b is None else _log_max_norm(b)
-    for q, kind in enumerate(("NNGP", "NTK")):
+    for q in range(2):
         ls = log_scales(spec)[q]
         if ls == -math.inf or m1 == -math.inf or m2 == -math.inf:
             continue  # an identically zero kernel
         top = m1 + m2 + ls
         if top <= limit:
             continue
-        key = (spec.arch, q) if spec.arch == "ffnet" or q == 0 else (spec.arch, q, spec.trained)
-        what = (f"the {kind} diagonal for a unit input, {_FORMULAS[key]} = exp({ls:.4g}), times the largest "
-                f"|x1| |x2| = exp({m1 + m2:.4g}), is exp({top:.4g}): it overflows the bound exp({limit:.4g}) on "
-                f"kernel entries in {np.dtype(dt).name} (the largest {np.dtype(dt).name} divided by e)")
+        formula, scale = _scale_what(spec, q, dt)
+        what = f"{scale}, times the largest |x1| |x2| = exp({m1 + m2:.4g}), is exp({top:.4g}): it overflows {bound}"
         if ls > limit and spec.arch == "resnet":
             raise ValueError(
-                f"alpha={spec.alpha!r}, depth={spec.depth!r} is invalid for dtype {np.dtype(dt).name} with these "
-                f"inputs: {what}; allowed: log({_FORMULAS[key]}) + log|x1| + log|x2| <= {limit:.4g}: smaller "
+                f"alpha={spec.alpha!r}, depth={spec.depth!r} is invalid for dtype {name} with these "
+                f"inputs: {what}; allowed: log({formula}) + log|x1| + log|x2| <= {limit:.4g}: smaller "
                 f"inputs (the kernel is homogeneous), {'float64, ' if dt == np.float32 else ''}or the normalised "
                 "kernels (normalized_kernels, resnet_normalized), which have no such limit"
             )
-        name, mx = ("x1", m1) if (b is None or m1 >= m2) else ("x2", m2)
+        nm, mx = ("x1", m1) if (b is None or m1 >= m2) else ("x2", m2)
         raise check.fail(
-            name, f"inputs with norms up to exp({mx:.4g})",
+            nm, f"inputs with norms up to exp({mx:.4g})",
             f"inputs whose largest kernel entry stays below the bound: {what}; rescale the inputs (the kernel "
             f"is homogeneous of degree 2) so that log|x1| + log|x2| <= {limit - ls:.4g}",
+        )
+
+
+def check_scale(spec: Spec, dt) -> None:
+    """The part of :func:`check_range` that needs no input values, for traced inputs (``jit``, ``grad``,
+    ``vmap``): refuse at trace time a scale ``S`` (the unit-input diagonal) that alone exceeds
+    ``largest(dt) / e``. The inputs' norms are not known while tracing, so a kernel of small
+    enough traced inputs is refused too (the eager call, which sees the norms, computes it); below
+    the bound, entries that overflow because of the inputs' norms come out ``inf``.
+    Raises ``ValueError`` naming ``alpha, depth``, the quantity, its logarithm and the bound.
+    """
+    limit, bound = _bound_words(dt)
+    name = np.dtype(dt).name
+    for q in range(2):
+        ls = log_scales(spec)[q]
+        if ls <= limit:
+            continue
+        formula, scale = _scale_what(spec, q, dt)
+        raise ValueError(
+            f"alpha={spec.alpha!r}, depth={spec.depth!r} is invalid for dtype {name} with traced inputs: "
+            f"{scale} overflows {bound} (the traced inputs' norms are not known while tracing, so the "
+            f"scale is checked alone); allowed: log({formula}) <= {limit:.4g}: "
+            f"{'float64, ' if np.dtype(dt) == np.float32 else ''}the normalised kernels (normalized_kernels, "
+            "resnet_normalized), which have no such limit, or an eager call, which checks the entries"
         )
 
 
@@ -222,6 +267,10 @@ def _traced_kernels(x1, x2, arch, depth, alpha, trained, method, dtype, normaliz
     """One-block, fully traced evaluation (inputs or alpha are tracers): differentiable in both.
 
     ``1 -+ rho`` of the near pairs come from the dense ``|a -+ b|^2 / 2`` (O(n1 n2 d) memory here).
+    Entries are formed as in the blocked engine (:mod:`.products`): ``((r_i r_j) f) k`` times one exact
+    power of two, so an entry is finite whenever its value is, equals the blocked engine's within its
+    rounding, and the derivative never forms a product larger than the entry itself. The scale's
+    overflow is checked at trace time where ``alpha`` is concrete (:func:`check_scale`).
     """
     x1 = jnp.asarray(x1)
     same = x2 is None
@@ -229,15 +278,19 @@ def _traced_kernels(x1, x2, arch, depth, alpha, trained, method, dtype, normaliz
     if x1.ndim != 2 or x2.ndim != 2 or x1.shape[1] != x2.shape[1]:
         raise check.fail("x1", f"arrays of shapes {x1.shape}, {x2.shape}", "(n1, d) and (n2, d) arrays")
     dt = jnp.result_type(x1, x2, float)
+    odt = np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(dt)
+    traced_alpha = is_traced(alpha)
+    if not normalized and not traced_alpha:
+        check_scale(_spec(arch, depth, alpha, trained), odt)
 
-    def unit(x):
-        sq = jnp.sum(x * x, axis=1)
-        ok = sq > 0
-        n = jnp.where(ok, jnp.sqrt(jnp.where(ok, sq, 1.0)), 0.0)
-        return jnp.where(ok[:, None], x / jnp.where(ok, n, 1.0)[:, None], 0.0), n, sq
+    xs1, r1, e1 = products.traced_row_parts(x1.astype(dt))
+    xs2, r2, e2 = (xs1, r1, e1) if same else products.traced_row_parts(x2.astype(dt))
 
-    a, n1, sq1 = unit(x1.astype(dt))
-    b, n2, _ = unit(x2.astype(dt))
+    def unit(xs, r):
+        ok = r > 0
+        return jnp.where(ok[:, None], xs / jnp.where(ok, r, 1.0)[:, None], 0.0)
+
+    a, b = unit(xs1, r1), unit(xs2, r2)
     g = a @ b.T
     um, vm = 1.0 - g, 1.0 + g
     dm, dp = a[:, None, :] - b[None, :, :], a[:, None, :] + b[None, :, :]
@@ -257,25 +310,33 @@ def _traced_kernels(x1, x2, arch, depth, alpha, trained, method, dtype, normaliz
     a2 = jnp.asarray(alpha, dt) ** 2
     kn, kk = _normalized_map(u_in, v_in, arch, depth, alpha, a2, trained, method)
     en, ek = _normalized_map(jnp.full((1,), 2.0, dt), jnp.zeros((1,), dt), arch, depth, alpha, a2, trained, method)
-    zero = (n1[:, None] == 0) | (n2[None, :] == 0)
-    kn = jnp.where(ue, 1.0, jnp.where(ve, en[0], jnp.where(zero, 0.0, kn)))
-    kk = jnp.where(ue, 1.0, jnp.where(ve, ek[0], jnp.where(zero, 0.0, kk)))
-    if not normalized:
-        L = float(depth)
-        if arch == "ffnet":
-            sn, sk = 1.0, L + 1.0
+    zero = (r1[:, None] == 0) | (r2[None, :] == 0)
+    outs = []
+    for k, end, q in ((kn, en[0], 0), (kk, ek[0], 1)):
+        k = jnp.where(ue, 1.0, jnp.where(ve, end, jnp.where(zero, 0.0, k)))
+        if normalized:
+            k, d1, d2 = k.astype(odt), (r1 > 0).astype(odt), (r2 > 0).astype(odt)
         else:
-            c = 1.0 + a2
-            sn = c**depth
-            sk = 2.0 * L * a2 * c ** (depth - 1) if depth > 0 else jnp.zeros_like(a2)
-            if trained == "all":
-                sk = sk + 2.0 * sn
-        nn = jnp.where(diag, sq1[:, None], n1[:, None] * n2[None, :])
-        kn, kk = nn * sn * kn, nn * sk * kk
-    odt = np.dtype(dtype)
-    if odt == np.float32:
-        kn, kk = kn.astype(jnp.float32), kk.astype(jnp.float32)
-    return Kernels(kn, kk, method, 0.0, 0)
+            if traced_alpha:
+                ls = products.traced_log_scales(arch, depth, a2, trained)[q]
+                f, big_e = products.traced_scale_parts(ls, dt)
+            else:
+                spec = _spec(arch, depth, alpha, trained)
+                f, big_e = products.scale_parts(log_scales(spec)[q], recursion.scales(spec)[q])
+                f, big_e = jnp.asarray(f, dt), jnp.asarray(big_e, jnp.int32)
+            # ((r_i r_j) f) k 2^(e_i + e_j + E), the blocked engine's products (module .products)
+            k = products.ldexp(((r1[:, None] * r2[None, :]) * f) * k, e1[:, None] + e2[None, :] + big_e)
+            d1 = products.ldexp((r1 * r1) * f, 2 * e1 + big_e)  # the entry of a row with itself
+            d2 = d1 if same else products.ldexp((r2 * r2) * f, 2 * e2 + big_e)
+            k, d1, d2 = k.astype(odt), d1.astype(odt), d2.astype(odt)
+        dn1, gc1, _ = products.traced_bound_factors(d1)
+        dn2, _, g2 = products.traced_bound_factors(d2)
+        outs.append(products.cauchy_schwarz(k, dn1, gc1, dn2, g2, ue, straight_through=True))
+    return Kernels(outs[0], outs[1], method, 0.0, 0)
+
+
+def _spec(arch, depth, alpha, trained) -> Spec:
+    return Spec("ffnet", depth) if arch == "ffnet" else Spec("resnet", depth, float(alpha), trained)
 
 
 def _dispatch(x1, x2, arch, depth, alpha, trained, method, dtype, block_rows, out, normalized) -> Kernels:
@@ -319,10 +380,17 @@ def ffnet_kernels(x1, x2=None, *, depth: int, method: str = "auto", dtype="float
       ``(L + 1) |x|^2`` on the diagonal), arrays of shape ``(n1, n2)``. Nearly aligned pairs get
       ``1 - rho`` without cancellation (:mod:`.correlation`).
 
+    Every returned matrix obeys Cauchy-Schwarz exactly in its floating-point values,
+    ``|K_ij| <= sqrt(K_ii K_jj)`` against the inputs' own diagonals, and a row paired with a copy of
+    itself gets exactly its diagonal value (:mod:`.products`: the rounding of the products is
+    corrected by at most ~8 ulps; not applied where a diagonal over- or underflows).
+
     Raises:
       ValueError naming the argument for a bad depth, method, dtype, out, block_rows or input array;
       for inputs whose largest kernel entry would exceed ``largest(dtype) / e`` (:func:`check_range`).
-      Differentiable in ``x1, x2`` (traced inputs: one block, no value checks).
+      Differentiable in ``x1, x2`` (traced inputs: one block, no value checks; an entry that
+      overflows because of the traced inputs' norms is ``inf``, never NaN; entries whose value is
+      finite are finite, with finite derivatives, also for rows of norms 1e300 and 1e-300).
     """
     return _dispatch(x1, x2, "ffnet", check_depth(depth), 0.0, "all", method, dtype, block_rows, out, False)
 
@@ -349,6 +417,12 @@ def resnet_kernels(x1, x2=None, *, depth: int, alpha: float, trained: str = "hid
       ValueError as :func:`ffnet_kernels`; naming ``alpha, depth`` when the unit-input diagonal of the
       NNGP or NTK alone exceeds ``largest(dtype) / e`` for these inputs (use smaller inputs, float64 or
       :func:`normalized_kernels`); naming ``alpha`` when ``alpha^2`` overflows float64.
+      Traced inputs (``jit``, ``grad``, ``vmap``) with concrete ``alpha, depth``: the same error at
+      trace time when that diagonal alone exceeds the bound, whatever the inputs' norms (they are not
+      known while tracing; an eager call computes a cross kernel of small enough inputs); below it,
+      entries that overflow because of the norms are ``inf``. Traced ``alpha``: nothing can be
+      checked at trace time; the scale is formed in log space (``depth * log1p(alpha^2)``) and
+      overflowing entries are ``inf``.
     """
     return _dispatch(x1, x2, "resnet", check_depth(depth), check_alpha(alpha), trained, method, dtype,
                      block_rows, out, False)

@@ -23,10 +23,14 @@ in ``log2`` of the angle: 4 gathers per entry), with the exact ``1 -+ rho`` of t
 is the fast path (about 2x the float32 Gram matrix alone, ``benchmarks/README.md``). ``dtype="float32"`` with the recursion runs the float64 recursion
 and rounds the result (the recursion is the reference path).
 
-Scales: entries are ``w1_i w2_j k_ij`` with row weights ``w = |x| e^A`` computed on the host in log
-space (``A + B = log S``), so an entry is finite whenever its value is, even where ``S`` itself or one
-input's own kernel would overflow; with ``x2 = None`` the diagonal is the exact closed form
-``|x|^2 S``. The range check is done by the caller (:mod:`.api`) before anything is computed.
+Scales: entries are ``((w1_i w2_j) f) k_ij`` with row weights ``w = |x| 2^A`` (``A`` an integer, ``|x|``
+itself carried as ``r 2^e``, :mod:`.products`), so an entry is finite whenever its value is, even
+where ``S`` itself or one input's own kernel would overflow, and is the same number however the
+exponents are balanced. With ``x2 = None`` the diagonal is ``D = ((r r) f) 2^(2 e + E)``, the closed
+form ``|x|^2 S`` within two roundings and exactly what a copy of the row gets off the diagonal.
+Every entry then obeys Cauchy-Schwarz against these diagonals exactly
+(:func:`~.products.cauchy_schwarz`). The range check is done by the caller (:mod:`.api`) before
+anything is computed.
 
 Output placement: if the whole result fits in one chunk it stays on the devices (a ``jax.Array``
 sharded by rows); otherwise chunks are copied to host memory as they finish (NumPy arrays), which is
@@ -45,23 +49,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from . import correlation, depthfree, recursion
+from . import correlation, depthfree, products, recursion
 from .precision import float64_scope
 from .recursion import Spec
 
 MAX_PIECES = 96  # tables are padded to this many pieces so that a new depth does not recompile
-
-
-def scaled_rows(x):
-    """``(xs, r, s)`` with ``x = s * xs`` row by row, ``s`` a power of two near the row's largest
-    ``|entry|`` (so the scaling is exact) and ``r = |xs|``: norms and correlations that neither
-    underflow nor overflow (``|x|^2`` of a row of 1e-182s is 0 in float64, its correlations are not).
-    A zero row gives ``s = 1, r = 0``. NumPy or JAX arrays (the module of ``x``)."""
-    xp = np if isinstance(x, np.ndarray) else jnp
-    m = xp.max(xp.abs(x), axis=1)
-    s = xp.where(m > 0, xp.exp2(xp.floor(xp.log2(xp.where(m > 0, m, 1.0)))), 1.0)
-    xs = x / s[:, None]
-    return xs, xp.sqrt(xp.sum(xs * xs, axis=1)), s
 
 
 def _gram_stage(xs1, xs2, row0, *, same):
@@ -90,11 +82,12 @@ def _scatter(u, v, i, j, eu, ev):
     return u.at[i, j].set(eu, mode="drop"), v.at[i, j].set(ev, mode="drop")
 
 
-def _map_stage(u, v, w1, w2, dg, row0, coef, tparams, fac, depth, a2, *, arch, trained, method, same, out_dtype,
-               normalized):
+def _map_stage(u, v, w1, w2, dg, dn1, gc1, dn2, g2, row0, coef, tparams, fac, depth, a2, *, arch, trained, method, same,
+               out_dtype, normalized):
     """``(nngp, ntk)`` of one chunk from ``u, v`` (step 3). ``w1 (rows, 2)``, ``w2 (n2, 2)``: row weights
-    of the nngp and ntk, ``fac (2,)`` their factors (:func:`weights`); ``dg (rows, 2)``: the exact
-    diagonal values (``same`` only)."""
+    of the nngp and ntk, ``fac (2,)`` their factors (:func:`weights`); ``dg (rows, 2)``: the rows' own
+    diagonal values ``D`` in the output dtype (put on the diagonal when ``same``); ``dn1, gc1 (rows, 2)``,
+    ``dn2, g2 (n2, 2)``: the Cauchy-Schwarz factors of rows and columns (:func:`~.products.bound_factors`)."""
     odt = jnp.dtype(out_dtype)
     if method == "recursion":
         k_nngp, k_ntk = recursion._normalized(u, v, depth, a2, arch=arch, trained=trained)
@@ -110,11 +103,14 @@ def _map_stage(u, v, w1, w2, dg, row0, coef, tparams, fac, depth, a2, *, arch, t
             val = jnp.where((w1[:, q, None] > 0) & (w2[None, :, q] > 0), k, 0.0)  # zero rows: 0
         else:
             val = ((w1[:, q, None] * w2[None, :, q]) * fac[q]) * k
+        val = val.astype(odt)
         if same:
             rows = row0 + jnp.arange(u.shape[0])
             diag = rows[:, None] == jnp.arange(u.shape[1])[None, :]
             val = jnp.where(diag, dg[:, q, None], val)
-        outs.append(val.astype(odt))
+        # rounding of the weights' products can break |K_ij| <= sqrt(K_ii K_jj) by an ulp: restored here
+        # (elementwise, fused with the map: a few operations per entry)
+        outs.append(products.cauchy_schwarz(val, dn1[:, q], gc1[:, q], dn2[:, q], g2[:, q], u == 0))
     return outs[0], outs[1]
 
 
@@ -128,7 +124,7 @@ def _compiled(arch, trained, method, same, out_dtype, normalized, devices):
                    out_shardings=(row_sh, row_sh, row_sh, rep))
     fn = partial(_map_stage, arch=arch, trained=trained, method=method, same=same, out_dtype=out_dtype,
                  normalized=normalized)
-    mapped = jax.jit(fn, in_shardings=(row_sh, row_sh, row_sh, rep, row_sh) + (rep,) * 6,
+    mapped = jax.jit(fn, in_shardings=(row_sh, row_sh, row_sh, rep, row_sh, row_sh, row_sh, rep, rep) + (rep,) * 6,
                      out_shardings=(row_sh, row_sh))
     return gram, mapped, row_sh, rep
 
@@ -232,33 +228,36 @@ def chunk_rows(n1: int, n2: int, method: str, itemsize: int, ndev: int, budget: 
 def row_logs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Host, float64: ``(xs, log|x|, |x|^2)`` with ``xs`` the rows scaled by exact powers of two (largest
     ``|entry|`` in ``[1, 2)``), ``log|x|`` (``-inf`` for a zero row) and ``|x|^2`` (may under/overflow)."""
-    xs, r, s = scaled_rows(np.asarray(x, np.float64))
-    with np.errstate(divide="ignore"):
-        logn = np.where(r > 0, np.log(np.where(r > 0, r, 1.0)) + np.log(s), -np.inf)
+    xs, r, e = products.row_parts(x)
     with np.errstate(over="ignore", under="ignore"):
-        sq = (s * s) * np.sum(xs * xs, axis=1)  # sum(x^2) exactly as NumPy would form it, scaled exactly
-    return xs, logn, sq
+        sq = np.ldexp(np.einsum("ij,ij->i", xs, xs), 2 * e)  # sum(x^2), scaled exactly
+    return xs, products.row_log(r, e), sq
 
 
-def weights(log1: np.ndarray, log2: np.ndarray, log_s: float, s: float, dtype
+def weights(r1: np.ndarray, e1: np.ndarray, r2: np.ndarray, e2: np.ndarray, log_s: float, s: float, dtype
             ) -> tuple[np.ndarray, np.ndarray, float]:
     """Row weights and a factor, ``(w1, w2, f)`` (float64), with ``w1_i w2_j f = |x1_i| |x2_j| S``, so that an
-    entry ``(w1_i w2_j) f k`` is finite whenever its value is. Normally ``w = |x|`` and ``f = S``
-    (``w1_i w2_j`` is then symmetric bit for bit when ``x2 = x1``); where ``S`` or ``|x1| |x2|`` is out of
-    ``dtype``'s range the exponent ``log S`` is split between the two sides to balance their maxima."""
+    entry ``(w1_i w2_j) f k`` is finite whenever its value is. ``|x| = r 2^e`` (:func:`~.products.row_parts`).
+    Normally ``w = |x|`` and ``f = S``; where ``S`` or ``|x1| |x2|`` is out of ``dtype``'s range,
+    ``S = f 2^E`` and the exponent ``E`` is split (in whole powers of two) between the two sides to
+    balance their maxima. The weights are the norms times exact powers of two, so an entry's value
+    does not depend on the split (:mod:`.products`); ``w1_i w2_j`` is symmetric bit for bit when
+    ``x2 = x1``."""
     if log_s == -math.inf:
-        return np.zeros_like(log1), np.zeros_like(log2), 0.0
+        return np.zeros_like(r1), np.zeros_like(r2), 0.0
     big = math.log(np.finfo(dtype).max) - 1.0
     tiny = math.log(np.finfo(dtype).tiny) + 1.0
+    log1, log2 = products.row_log(r1, e1), products.row_log(r2, e2)
     fin1, fin2 = log1[np.isfinite(log1)], log2[np.isfinite(log2)]
     m1 = float(fin1.max()) if fin1.size else 0.0
     m2 = float(fin2.max()) if fin2.size else 0.0
     lo = min(float(fin1.min()) if fin1.size else 0.0, 0.0) + min(float(fin2.min()) if fin2.size else 0.0, 0.0)
     with np.errstate(over="ignore", under="ignore"):
         if math.isfinite(s) and abs(log_s) < big and max(m1, m2, m1 + m2) < big and lo > tiny:
-            return np.exp(log1), np.exp(log2), float(s)
-        a = (log_s + m2 - m1) / 2.0
-        return np.exp(log1 + a), np.exp(log2 + (log_s - a)), 1.0
+            return np.ldexp(r1, e1), np.ldexp(r2, e2), float(s)
+        f, big_e = products.scale_parts(log_s, s)
+        a1 = round((log_s + m2 - m1) / 2.0 / math.log(2.0))
+        return np.ldexp(r1, e1 + a1), np.ldexp(r2, e2 + (big_e - a1)), f
 
 
 def evaluate(x1, x2, spec: Spec, *, method: str, dtype, rows: int | None = None, out: str = "auto",
@@ -281,8 +280,8 @@ def evaluate(x1, x2, spec: Spec, *, method: str, dtype, rows: int | None = None,
 
 def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
     same = x2 is None
-    xs1, log1, sq1 = row_logs(x1)
-    xs2, log2, _ = (xs1, log1, sq1) if same else row_logs(x2)
+    xs1, r1, e1 = products.row_parts(x1)
+    xs2, r2, e2 = (xs1, r1, e1) if same else products.row_parts(x2)
     n1, n2 = xs1.shape[0], xs2.shape[0]
     devices = tuple(jax.devices())
     ndev = len(devices)
@@ -292,15 +291,20 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
     w1 = np.zeros((n1, 2))
     w2 = np.zeros((n2, 2))
     fac = np.ones(2)
-    dg = np.zeros((n1, 2))
+    dg = np.zeros((n1, 2))  # each row's own diagonal value (and the Cauchy-Schwarz bound's factors)
+    d2 = np.zeros((n2, 2))
     for q in range(2):
         if normalized:
-            w1[:, q], w2[:, q] = (log1 > -math.inf), (log2 > -math.inf)
-            dg[:, q] = (log1 > -math.inf) * 1.0
+            w1[:, q], w2[:, q] = (r1 > 0), (r2 > 0)
+            dg[:, q], d2[:, q] = (r1 > 0), (r2 > 0)
         else:
-            w1[:, q], w2[:, q], fac[q] = weights(log1, log2, log_sc[q], sc[q], wdt)
-            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-                dg[:, q] = sq1 * sc[q] if math.isfinite(sc[q]) else np.exp(2 * log1 + log_sc[q])
+            w1[:, q], w2[:, q], fac[q] = weights(r1, e1, r2, e2, log_sc[q], sc[q], wdt)
+            f, big_e = products.scale_parts(log_sc[q], sc[q])
+            dg[:, q] = products.diagonal_values(r1, e1, f, big_e)
+            d2[:, q] = dg[:, q] if same else products.diagonal_values(r2, e2, f, big_e)
+    dn1, gc1, _ = products.bound_factors(dg, dt)
+    dn2, _, g2 = products.bound_factors(d2, dt)
+    dg = dg.astype(dt)
 
     table = None
     if method == "depthfree" and what == "kernels":
@@ -334,6 +338,7 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
     consts.append(jax.device_put(np.asarray(spec.depth, np.int32), rep))
     consts.append(jax.device_put(np.asarray(spec.alpha**2, wdt), rep))
     w2_dev = jax.device_put(w2.astype(wdt), rep)
+    d2_dev, g2_dev = jax.device_put(dn2, rep), jax.device_put(g2, rep)
     units = {}  # unit rows for the exact stage, made on first use
     exact_pairs = 0
 
@@ -367,8 +372,8 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
         if what == "uv":
             return u, v
         w1b = jax.device_put(pad(w1, start).astype(wdt), row_sh)
-        dgb = jax.device_put(pad(dg, start).astype(wdt), row_sh)
-        return mapped(u, v, w1b, w2_dev, dgb, r0, *consts)
+        dgb, dnb, gcb = (jax.device_put(pad(a, start), row_sh) for a in (dg, dn1, gc1))
+        return mapped(u, v, w1b, w2_dev, dgb, dnb, gcb, d2_dev, g2_dev, r0, *consts)
 
     if on_device:
         a, b = run(0)
