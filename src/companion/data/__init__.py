@@ -172,7 +172,7 @@ def _offline(name: str, path: Path) -> RawDataset:
             extra["y_train_coarse"] = arrays["y_coarse"][tr].astype(np.int64)
             extra["y_test_coarse"] = arrays["y_coarse"][te].astype(np.int64)
     full = _registry()["official_sizes"][name]
-    source = (f"offline {'file' if spec['complete'] else 'subset'} {spec['file']} (sha256 {_short(spec['sha256'])}): "
+    source = (f"{'file' if spec['complete'] else 'subset file'} {spec['file']} (sha256 {_short(spec['sha256'])}): "
               f"{spec['description']}; {len(ytr)}/{len(yte)} of the official {full[0]}/{full[1]} train/test images")
     return RawDataset(name, xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), class_names(name), source, "offline",
                       spec["sha256"], bool(spec["complete"]), extra)

@@ -240,8 +240,8 @@ def write(claims: Sequence[Claim], chapter: str, out_dir: Path | None = None) ->
 
 
 def show(claims: Sequence[Claim], chapter: str) -> None:
-    """Write ``claims_<chapter>.csv`` (the claims page collects it) and display the table."""
+    """Write ``claims_<chapter>.csv`` (the claims page collects it) and display the table, each claim with its id."""
     from IPython.display import Markdown, display
 
     write(claims, chapter)
-    display(Markdown(to_markdown(claims)))
+    display(Markdown("\n".join(table_rows(claims, ids=True))))  # with ids: the chapter's text cites claims by id

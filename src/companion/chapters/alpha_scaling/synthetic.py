@@ -337,7 +337,7 @@ def claims(res: dict[str, Any]) -> list[C.Claim]:
             f"fitted exponent of the excess risk, stopping time chosen on {name}, n = {int(res['ns'][0])} to {n_last}: at most "
             f"the predicted {pred['rate']:.3f} + one standard error over seeds ({se:.2f}): the risk falls at least as "
             "fast as the theorem's rate (an upper bound)",
-            "Tian & Yu, abstract (early stopping is minimax optimal); rate: spectral-regularisation theory (recalled)",
+            "Tian & Yu, abstract (early stopping is minimax optimal); rate: classical spectral-regularisation theory",
             f.slope, pred["rate"] + se,
             counterfactual=("interpolation (t = inf) on the same samples", sp["fit_interp"].slope)))
     const = [g for g in res["gammas"] if g == 0.0]
