@@ -271,19 +271,28 @@ def plot_regimes(curves: dict[str, Any]):
     settings = list(curves["settings"])
     fig, axes = panels(1, len(settings), panel_height=3.0, sharey=True, squeeze=False)
     rho = curves["rho"]
+    depth = int(curves["depth"])
+    exponent = round(math.log10(depth)) if depth > 0 else 0
+    depth_text = f"10^{{{exponent}}}" if depth == 10**exponent else f"{depth:,}"
+    n = len(curves["gammas"])
     for j, (ax, trained) in enumerate(zip(axes[0], settings)):
         s = curves["settings"][trained]
         for i, (g, k, lim) in enumerate(zip(curves["gammas"], s["curves"], s["limits"])):
-            # solid with the cycle's marker (the cycle's own line style would blur "solid: depth L, dashed: limit")
-            ax.plot(rho, k, color=f"C{i}", linestyle="-", label=rf"$\gamma = {g:g}$")
-            ax.plot(rho[:-1], lim[:-1], "--", color=f"C{i}", linewidth=1.0)
+            # Solid, with the cycle's marker (the cycle's own line style would blur "solid: depth L, dashed:
+            # limit"); each line thinner than the one before, so that curves that coincide (gamma = 0 and
+            # 1/4 both near 1/4) stay visible as a thin line on a thicker one.
+            ax.plot(rho, k, color=f"C{i}", linestyle="-", linewidth=1.2 * (4.5 / 1.2) ** ((n - 1 - i) / max(n - 1, 1)),
+                    label=rf"$\gamma = {g:g}$")
+            # the limits: thin, black, on top of every curve (they lie on or near them)
+            ax.plot(rho[:-1], lim[:-1], linestyle=(0, (3, 2)), color="k", linewidth=0.9, marker="none", zorder=5,
+                    gid=f"limit, gamma = {g:g}")
         letter = f"({chr(ord('a') + j)}) " if len(settings) > 1 else ""
-        ax.set_title(f"{letter}{_SETTING_NAMES.get(trained, trained)}, $L = {curves['depth']}$")
+        ax.set_title(f"{letter}{_SETTING_NAMES.get(trained, trained)}, $L = {depth_text}$")
         ax.set_xlabel(r"input correlation $\rho_0$")
     axes[0, 0].set_ylabel("normalised NTK")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(handles),
-               title="solid: depth $L$; dashed: the limit $L \\to \\infty$")
+               title="coloured: depth $L$; black dashed: the limit $L \\to \\infty$")
     return fig
 
 
