@@ -221,19 +221,19 @@
     const gramLayout = {
       title: { text: `NTK Gram matrix of ${n} MNIST test images, ${who}`, font: { size: 14, color: t.text }, x: 0, xanchor: "left" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: t.text, family: "inherit" },
-      margin: { l: 52, r: 12, t: 40, b: 44 }, height: narrow ? 400 : 470,
+      margin: { l: 60, r: 12, t: 40, b: 44 }, height: narrow ? 400 : 470,
       xaxis: axisLayout(t, "image (sorted by digit)", { tickvals: centres, ticktext: firsts.map((i) => String(labels[i])),
                         showgrid: false, zeroline: false, constrain: "domain" }),
-      yaxis: axisLayout(t, "", { tickvals: centres, ticktext: firsts.map((i) => String(labels[i])), autorange: "reversed",
+      yaxis: axisLayout(t, "image (sorted by digit)", { tickvals: centres, ticktext: firsts.map((i) => String(labels[i])), autorange: "reversed",
                         showgrid: false, zeroline: false, scaleanchor: "x", constrain: "domain" }),
     };
     const heat = { z, x: idx, y: idx, type: "heatmap", zmin: manifest.gram.zmin, zmax: manifest.gram.zmax, colorscale: "Viridis",
                    customdata: idx.map((i) => idx.map((j) => [labels[i], labels[j]])),
                    hovertemplate: "digits %{customdata[0]} and %{customdata[1]}<br>normalised NTK = %{z:.6f}<extra></extra>",
                    // one colour range for every setting and depth (the off-diagonal entries'), so that a matrix
-                   // washing out is seen as such; the diagonal, always 1, is drawn in the top colour
-
-                   colorbar: { thickness: 12, len: 0.9, tickfont: { color: t.text }, outlinewidth: 0 } };
+                   // washing out is seen as such; the diagonal, always 1, is drawn in the top colour (said on the bar)
+                   colorbar: { thickness: 12, len: 0.9, tickfont: { color: t.text }, outlinewidth: 0,
+                               title: { text: "normalised NTK (diagonal: 1, top colour)", side: "right", font: { color: t.text, size: 12 } } } };
     await Plotly.react(plots.gram, [heat], gramLayout, config);
 
     // numbers
