@@ -106,3 +106,13 @@ def test_parameters_with_chapter_params():
     P = params("03_degeneracy", "smoke", {"n_train": base["n_train"] + 1})
     text = report.parameters_markdown(P, base)
     assert f"| `n_train` | {base['n_train'] + 1} | {base['n_train']} |" in text
+
+
+def test_values_read_as_prose_for_glued_text():
+    """What ``{glue:text}`` shows in a chapter's sentence: a number, or a list as '1, 10 and 100' (no brackets,
+    no quotes)."""
+    from companion.publish.report import _Plain, values_text
+
+    assert values_text(0.001) == "0.001" and values_text([3]) == "3" and values_text([0, 0.5, 1]) == "0, 0.5 and 1"
+    assert values_text(list(range(10))) == "0, 1, 2, …, 8 and 9"
+    assert repr(_Plain("ReLU")) == "ReLU"

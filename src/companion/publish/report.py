@@ -107,3 +107,39 @@ def parameters(P: Mapping[str, Any], defaults: Mapping[str, Any] | None = None, 
     from IPython.display import Markdown
 
     return Markdown(parameters_markdown(P, defaults, scale=scale, always=always))
+
+
+def values_text(value: Any) -> str:
+    """A parameter value as prose: ``0.001``; a list as ``1, 10 and 100`` (long lists shortened as in
+    :func:`format_value`)."""
+    if isinstance(value, (list, tuple)):
+        items = [format_value(v) for v in value]
+        if len(items) > MAX_ITEMS:
+            items = items[:3] + ["…"] + items[-2:]
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+    return format_value(value)
+
+
+def glue_text(**values: Any) -> None:
+    """Make parameter values readable in the chapter's prose: ``glue_text(tol=P["tol"])`` lets the text say
+    ``{glue:text}`tol``` (rendered by the book build as ``0.001``; lists as ``1, 10 and 100``, see
+    :func:`values_text`). Shows nothing itself; outside the book environment (no ``myst_nb``) it does
+    nothing.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return
+    for name, value in values.items():
+        glue(name, _Plain(values_text(value)), display=False)
+
+
+class _Plain:
+    """Text whose ``repr`` is itself: ``{glue:text}`` shows an object's plain-text repr, and a ``str`` would
+    show its quotes."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
