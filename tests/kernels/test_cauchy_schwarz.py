@@ -128,3 +128,32 @@ def test_random_clusters_jit(seed):
             # kernels amplify it near rho = 1 (~ depth eps, test_near_duplicates); float32: the documented 1e-5
             tol = 1e-13 if dtype == "float64" else 2e-5
             assert np.all(np.abs(K - E) <= tol * np.outer(np.sqrt(dg), np.sqrt(dg)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_parallel_rows_of_generic_norms_keep_the_matrix_symmetric(seed):
+    """Rows in one direction with norm ratios 10^U(-1, 1) sit exactly on the bound, so the bound itself must
+    be symmetric (the margin applied to the product of square roots): ``K == K.T`` bit for bit, eager,
+    blocked and jit, float64 and float32, and each entry within 8 ulps below ``sqrt(K_ii K_jj)``.
+    (A bound that put the margin on one factor made 160 of 160 such matrices asymmetric.)"""
+    rng = np.random.default_rng(100 + seed)
+    c = rng.normal(size=6)
+    x = np.stack([c * 10 ** rng.uniform(-1, 1) for _ in range(5)] + [rng.normal(size=6)])
+    calls = [
+        lambda: ffnet_kernels(x, depth=int(rng.integers(1, 50))),
+        lambda: resnet_kernels(x, depth=int(rng.integers(1, 50)), alpha=float(rng.uniform(0.1, 1)), trained="all"),
+        lambda: ffnet_kernels(x, depth=7, block_rows=2, out="host"),
+        lambda: resnet_kernels(x, depth=4, alpha=0.5, dtype="float32"),
+        lambda: jax.jit(lambda a: resnet_kernels(a, depth=4, alpha=0.5).ntk)(x),
+        lambda: jax.jit(lambda a: ffnet_kernels(a, depth=3).nngp)(x),
+    ]
+    for call in calls:
+        out = call()
+        for M in ((out,) if not hasattr(out, "ntk") else (out.nngp, out.ntk)):
+            M = np.asarray(M)
+            assert np.array_equal(M, M.T), "asymmetric"
+            d = np.diag(M).astype(np.float64)
+            gm = np.sqrt(np.outer(d, d))[:5, :5]
+            assert np.all(np.asarray(M, np.float64)[:5, :5] <= gm * (1 + 1e-15))
+            assert np.all(np.asarray(M, np.float64)[:5, :5] >= gm * (1 - 16 * np.finfo(M.dtype).eps))
+            assert violations(M, np.diag(M), np.diag(M)) == 0

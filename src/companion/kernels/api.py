@@ -329,9 +329,9 @@ def _traced_kernels(x1, x2, arch, depth, alpha, trained, method, dtype, normaliz
             d1 = products.ldexp((r1 * r1) * f, 2 * e1 + big_e)  # the entry of a row with itself
             d2 = d1 if same else products.ldexp((r2 * r2) * f, 2 * e2 + big_e)
             k, d1, d2 = k.astype(odt), d1.astype(odt), d2.astype(odt)
-        dn1, gc1, _ = products.traced_bound_factors(d1)
-        dn2, _, g2 = products.traced_bound_factors(d2)
-        outs.append(products.cauchy_schwarz(k, dn1, gc1, dn2, g2, ue, straight_through=True))
+        dn1, g1 = products.traced_bound_factors(d1)
+        dn2, g2 = products.traced_bound_factors(d2)
+        outs.append(products.cauchy_schwarz(k, dn1, g1, dn2, g2, ue, straight_through=True))
     return Kernels(outs[0], outs[1], method, 0.0, 0)
 
 

@@ -82,11 +82,11 @@ def _scatter(u, v, i, j, eu, ev):
     return u.at[i, j].set(eu, mode="drop"), v.at[i, j].set(ev, mode="drop")
 
 
-def _map_stage(u, v, w1, w2, dg, dn1, gc1, dn2, g2, row0, coef, tparams, fac, depth, a2, *, arch, trained, method, same,
+def _map_stage(u, v, w1, w2, dg, dn1, g1, dn2, g2, row0, coef, tparams, fac, depth, a2, *, arch, trained, method, same,
                out_dtype, normalized):
     """``(nngp, ntk)`` of one chunk from ``u, v`` (step 3). ``w1 (rows, 2)``, ``w2 (n2, 2)``: row weights
     of the nngp and ntk, ``fac (2,)`` their factors (:func:`weights`); ``dg (rows, 2)``: the rows' own
-    diagonal values ``D`` in the output dtype (put on the diagonal when ``same``); ``dn1, gc1 (rows, 2)``,
+    diagonal values ``D`` in the output dtype (put on the diagonal when ``same``); ``dn1, g1 (rows, 2)``,
     ``dn2, g2 (n2, 2)``: the Cauchy-Schwarz factors of rows and columns (:func:`~.products.bound_factors`)."""
     odt = jnp.dtype(out_dtype)
     if method == "recursion":
@@ -110,7 +110,7 @@ def _map_stage(u, v, w1, w2, dg, dn1, gc1, dn2, g2, row0, coef, tparams, fac, de
             val = jnp.where(diag, dg[:, q, None], val)
         # rounding of the weights' products can break |K_ij| <= sqrt(K_ii K_jj) by an ulp: restored here
         # (elementwise, fused with the map: a few operations per entry)
-        outs.append(products.cauchy_schwarz(val, dn1[:, q], gc1[:, q], dn2[:, q], g2[:, q], u == 0))
+        outs.append(products.cauchy_schwarz(val, dn1[:, q], g1[:, q], dn2[:, q], g2[:, q], u == 0))
     return outs[0], outs[1]
 
 
@@ -302,8 +302,8 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
             f, big_e = products.scale_parts(log_sc[q], sc[q])
             dg[:, q] = products.diagonal_values(r1, e1, f, big_e)
             d2[:, q] = dg[:, q] if same else products.diagonal_values(r2, e2, f, big_e)
-    dn1, gc1, _ = products.bound_factors(dg, dt)
-    dn2, _, g2 = products.bound_factors(d2, dt)
+    dn1, g1 = products.bound_factors(dg, dt)
+    dn2, g2 = products.bound_factors(d2, dt)
     dg = dg.astype(dt)
 
     table = None
@@ -372,8 +372,8 @@ def _evaluate(x1, x2, spec, method, dt, wdt, rows, out, normalized, what):
         if what == "uv":
             return u, v
         w1b = jax.device_put(pad(w1, start).astype(wdt), row_sh)
-        dgb, dnb, gcb = (jax.device_put(pad(a, start), row_sh) for a in (dg, dn1, gc1))
-        return mapped(u, v, w1b, w2_dev, dgb, dnb, gcb, d2_dev, g2_dev, r0, *consts)
+        dgb, dnb, g1b = (jax.device_put(pad(a, start), row_sh) for a in (dg, dn1, g1))
+        return mapped(u, v, w1b, w2_dev, dgb, dnb, g1b, d2_dev, g2_dev, r0, *consts)
 
     if on_device:
         a, b = run(0)

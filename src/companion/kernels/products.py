@@ -20,7 +20,8 @@ Cauchy-Schwarz. The exact kernels are Gram matrices of features, so ``|K_ij| <= 
 with equality for parallel inputs (``k = 1``). Rounded, ``(r_i r_j) f`` and the geometric mean of
 ``(r_i r_i) f`` and ``(r_j r_j) f`` differ by an ulp or two, so a pair of nearly parallel rows can
 exceed the bound by that much. :func:`cauchy_schwarz` enforces the bound: every entry is limited to
-``B_ij = sqrt(D_i) (1 - 8 u) sqrt(D_j)`` (``u`` the unit roundoff; with its own four roundings
+``B_ij = (sqrt(D_i) sqrt(D_j)) (1 - 8 u)`` (``u`` the unit roundoff; the margin is applied to the product, so
+``B_ij = B_ji`` and a symmetric matrix stays symmetric; with its own four roundings
 ``B_ij <= sqrt(D_i D_j) (1 - 4 u)``, so ``|K_ij| <= sqrt(K_ii K_jj)`` holds exactly, and also when the
 bound is itself evaluated in floating point with a few roundings), or ``B_ij = D_i`` where
 ``D_i = D_j``; and an entry of two rows with exactly the same direction (``1 - rho = 0``) and the
@@ -93,8 +94,8 @@ def diagonal_values(r: np.ndarray, e: np.ndarray, f: float, big_e: int) -> np.nd
         return np.ldexp((r * r) * f, expo.astype(np.int64))
 
 
-def bound_factors(d: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Host: ``(Dn, sqrt(D) (1 - 8 u), sqrt(D))`` in ``dtype`` for :func:`cauchy_schwarz` from the float64
+def bound_factors(d: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Host: ``(Dn, sqrt(D))`` in ``dtype`` for :func:`cauchy_schwarz` from the float64
     diagonal values ``d``, rounded to ``dtype`` first (the bound is the one the output's own diagonals
     set; NumPy's square root is correctly rounded). Rows whose diagonal is not a normal finite number
     (0, subnormal or inf after rounding) get ``Dn = NaN`` and infinite factors: no bound from them."""
@@ -103,7 +104,7 @@ def bound_factors(d: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndar
         dd = np.asarray(d).astype(dt)
         ok = (dd >= np.finfo(dt).tiny) & (dd < np.inf)
         g = np.where(ok, np.sqrt(np.where(ok, dd, 1.0)).astype(dt), np.inf).astype(dt)
-        return np.where(ok, dd, np.nan).astype(dt), (g * margin(dt)).astype(dt), g
+        return np.where(ok, dd, np.nan).astype(dt), g
 
 
 def margin(dtype) -> np.ndarray:
@@ -157,7 +158,7 @@ def traced_bound_factors(d):
     d = jax.lax.stop_gradient(d)
     ok = (d >= jnp.finfo(d.dtype).tiny) & (d < jnp.inf)
     g = jnp.where(ok, jnp.sqrt(jnp.where(ok, d, 1.0)), jnp.inf)
-    return jnp.where(ok, d, jnp.nan), g * jnp.asarray(margin(d.dtype)), g
+    return jnp.where(ok, d, jnp.nan), g
 
 
 def traced_scale_parts(log_s, dtype):
@@ -189,19 +190,21 @@ def traced_log_scales(arch: str, depth: int, a2, trained: str):
     return log_n, jnp.where(pos, hidden, -jnp.inf)
 
 
-def cauchy_schwarz(val, dn1, gc1, dn2, g2, same_dir, straight_through: bool = False):
+def cauchy_schwarz(val, dn1, g1, dn2, g2, same_dir, straight_through: bool = False):
     """Entries limited to the Cauchy-Schwarz bound (module doc), traceable, any float dtype.
 
     ``val (n1, n2)``: the entries; ``dn1 (n1,)``, ``dn2 (n2,)``: the rows' diagonal values ``D`` (NaN
-    where not a normal number), ``gc1 = sqrt(D1) (1 - 8 u)``, ``g2 = sqrt(D2)`` (:func:`bound_factors`);
+    where not a normal number), ``g1 = sqrt(D1)``, ``g2 = sqrt(D2)`` (:func:`bound_factors`); the bound is
+    ``(g1 g2) (1 - 8 u)``, the margin applied after the product, so that the bound of ``(i, j)`` and of
+    ``(j, i)`` are the same number and a symmetric matrix stays symmetric;
     ``same_dir (n1, n2)``: pairs with exactly the same direction. ``straight_through``: the value is
     bounded, the derivative stays that of ``val``. Where a diagonal over- or underflows (a cross
     kernel of a huge and a tiny input, whose entries are finite) the rounded diagonals cannot bound
     the entry, and it keeps its value. A NaN entry stays NaN.
     """
     eq = dn1[:, None] == dn2[None, :]  # False for NaN: no bound from a diagonal out of range
-    # never NaN: gc1, g2 are positive or inf, and dn1 is selected only where it equals dn2 (not NaN)
-    bound = jnp.where(eq, dn1[:, None], gc1[:, None] * g2[None, :])
+    # never NaN: g1, g2 are positive or inf, and dn1 is selected only where it equals dn2 (not NaN)
+    bound = jnp.where(eq, dn1[:, None], (g1[:, None] * g2[None, :]) * jnp.asarray(margin(val.dtype), val.dtype))
     out = jnp.copysign(jnp.minimum(jnp.abs(val), bound), val)
     out = jnp.where(eq & same_dir, dn1[:, None], out)
     if straight_through:
