@@ -233,3 +233,17 @@ def test_float32_jit_matches_eager_float32_x64_off():
 @pytest.mark.usefixtures("x64_on")
 def test_float32_jit_matches_eager_float32_x64_on():
     _check_float32(_float32_members(6, 5))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_float32_inputs_under_jit_follow_the_requested_float64(seed):
+    """float32 images under jit with the default ``dtype="float64"`` are computed (and range-checked) in
+    float64, as eagerly: a ResNet at depth 200 with alpha = 1 fits float64 but not float32, so it must not
+    raise 'invalid for dtype float32'; the values equal the eager ones."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(4, 5)).astype(np.float32)
+    depth = int(rng.integers(1, 100))
+    for f in (lambda a: resnet_kernels(a, depth=200, alpha=1.0).ntk, lambda a: ffnet_kernels(a, depth=depth).nngp):
+        got = jax.jit(f)(x)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(np.asarray(got), np.asarray(f(x)), rtol=1e-12)

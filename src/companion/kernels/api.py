@@ -277,7 +277,9 @@ def _traced_kernels(x1, x2, arch, depth, alpha, trained, method, dtype, normaliz
     x2 = x1 if same else jnp.asarray(x2)
     if x1.ndim != 2 or x2.ndim != 2 or x1.shape[1] != x2.shape[1]:
         raise check.fail("x1", f"arrays of shapes {x1.shape}, {x2.shape}", "(n1, d) and (n2, d) arrays")
-    dt = jnp.result_type(x1, x2, float)
+    # dtype="float64" (the default) computes in float64 whenever JAX can (x64 on), float32 inputs included,
+    # as the eager path does; with x64 off a traced computation can only be float32
+    dt = jnp.float64 if np.dtype(dtype) == np.float64 and x64_enabled() else jnp.result_type(x1, x2, float)
     odt = np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(dt)
     traced_alpha = is_traced(alpha)
     if not normalized and not traced_alpha:
