@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from companion.util import validate as check
+from companion.util.console import in_book_build
 from companion.util.storage import atomic_write_text
 
 
@@ -244,4 +245,9 @@ def show(claims: Sequence[Claim], chapter: str) -> None:
     from IPython.display import Markdown, display
 
     write(claims, chapter)
-    display(Markdown("\n".join(table_rows(claims, ids=True))))  # with ids: the chapter's text cites claims by id
+    table = "\n".join(table_rows(claims, ids=True))  # with ids: the chapter's text cites claims by id
+    if in_book_build():
+        # the book's claims-table style (the claim's text gets the room), as on the claims page; the
+        # directive is MyST, which the book renders in outputs and Jupyter or Colab would show as text
+        table = ":::{table}\n:class: claims-table\n\n" + table + "\n\n:::"
+    display(Markdown(table))
