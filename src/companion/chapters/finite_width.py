@@ -243,6 +243,11 @@ def change_table(result: Mapping[str, Any], fits: Mapping[str, Any], metric: str
     return "\n".join(lines)
 
 
+# the width-needed criteria as a table shows them (plain Unicode: a table cell cannot hold TeX's \| norms)
+# (ΔΘ = Θ_T − Θ₀)
+_CRITERION_WORDS = {"rel_change": "Frobenius ‖ΔΘ‖ / ‖Θ₀‖", "op_change_over_lmin": "operator ‖ΔΘ‖ / λmin(Θ₀)"}
+
+
 def needed_table(fits: Mapping[str, Any]) -> str:
     """A Markdown table of the width needed: ``m*`` per ``n`` and the fitted exponent of ``m*`` in ``n``.
 
@@ -254,7 +259,7 @@ def needed_table(fits: Mapping[str, Any]) -> str:
         for cfg, wn in per_cfg.items():
             by_n = {int(n): ("~" if e else "") + f"{m:.3g}" for n, m, e in zip(wn["ns"], wn["m_star"], wn["extrapolated"])}
             ms = " | ".join(by_n.get(n, "–") for n in all_ns)
-            crit = f"{metric} = {wn['threshold']:g}"
+            crit = f"{_CRITERION_WORDS.get(metric, metric)} = {wn['threshold']:g}"
             lines.append(f"| {crit} | {label(*cfg, tex=False)} | {ms} | {wn['exponent']:.2f} | [{wn['low']:.2f}, {wn['high']:.2f}] |")
     return "\n".join(lines) + "\n\n~: extrapolated beyond the measured widths by the fitted power law; –: not run."
 
