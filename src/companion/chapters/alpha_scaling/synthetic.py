@@ -422,8 +422,11 @@ def plot_rates(res: dict[str, Any]):
             e = sm["entries"][(target, g)]
             for key, style, name in _ESTIMATORS:
                 ax.plot(ns, np.exp(np.log(e[key]).mean(0)), label=name, **style)
-            line, = ax.plot(ns, anchor * (ns / ns[0]) ** ref, "k:", linewidth=1.5,
-                            label=f"$n^{{{ref:.3f}}}$ (" + ("predicted" if target == "spread" else "minimax, RKHS ball") + ")")
+            # two references, two styles: the predicted exponent (black dotted), the minimax one (grey dash-dot)
+            spread = target == "spread"
+            line, = ax.plot(ns, anchor * (ns / ns[0]) ** ref, color="k" if spread else "0.45",
+                            linestyle=":" if spread else "-.", marker="none", linewidth=1.5,
+                            label=f"$n^{{{ref:.3f}}}$ (" + ("predicted" if spread else "minimax, RKHS ball") + ")")
             ax.set(xscale="log", yscale="log")
             log_ticks(ax, res["ns"])
             ax.set_title(f"({next(letters)}) {target} target, $\\gamma = {g:g}$")
