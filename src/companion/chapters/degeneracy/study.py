@@ -262,10 +262,12 @@ def claims(result: dict[str, Any]) -> list[C.Claim]:
 def rates_table(rates: dict[str, Any]) -> str:
     """:func:`.rate.depth_rates` as a Markdown table: fitted log-log slopes (a reported measurement, not
     a check: over a finite range it cannot tell ``1/L`` from ``ln L / L``) and the distance at the deepest L."""
-    lines = [f"| kernel | fitted log-log slope (L >= {rates['fit_from']}) | ± std. error | derived law | "
+    lines = [f"| kernel | fitted log-log slope (L ≥ {rates['fit_from']}) | ± std. error | derived law | "
              f"distance at L = {rates['depths'][-1]} | derived law there |", "|---|---|---|---|---|---|"]
     for s in rates["series"]:
-        law = "((3/8) ln L + h(ρ0)) / L" if s["gamma"] is None else f"max\\|g1\\| L^{1 - 2 * s['gamma']:g}"
+        # the FFNet's h(rho0) is fitted at the deepest L, so its law agrees there by construction (said in the cell)
+        law = ("((3/8) ln L + h(ρ₀)) / L, h fitted at the deepest L" if s["gamma"] is None
+               else f"‖g₁‖∞ · L^({1 - 2 * s['gamma']:g})")
         lines.append(f"| {s['label']} | {s['slope']:.4f} | {s['stderr']:.4f} | {law} | {s['distance'][-1]:.3g} | "
                      f"{s['law'][-1]:.3g} |")
     return "\n".join(lines)
