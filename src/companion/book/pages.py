@@ -325,7 +325,7 @@ CLAIMS_HEADER = claims.TABLE_HEADER
 def claims_table_rows(rows: Iterable[Mapping]) -> list[str]:
     """Markdown rows of a claims table from the chapters' CSV rows: the table of the chapter pages
     (:func:`companion.publish.claims.table_rows`), with each claim's id."""
-    return claims.table_rows(rows, ids=True)
+    return claims.table_rows(rows, ids=True, myst=True)
 
 
 def claims_page(static: Path, chapters: Mapping[str, str] | None = None) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -196,18 +197,25 @@ def requirement(target: Any, tolerance: Any) -> str:
     return f"{target} ({markdown_cell(tolerance)})"
 
 
-def table_rows(rows: Iterable[Any], *, ids: bool = False) -> list[str]:
+_EQ_LABEL = re.compile(r"\beq-[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def table_rows(rows: Iterable[Any], *, ids: bool = False, myst: bool = False) -> list[str]:
     """A claims table as Markdown lines, from :class:`Claim` records or their CSV rows (mappings of strings).
 
     Columns :data:`TABLE_HEADER`: the claim with its source (and its id when ``ids``), the measured value,
     what it must satisfy (:func:`requirement`), pass or **FAIL**, the counterfactual with its value, and
     whether the check rejected it (``yes``, **NO**, or **none**). Every cell is escaped, so a ``|`` in a
-    text cannot split a row. The chapter pages and the claims page show the same table.
+    text cannot split a row. The chapter pages and the claims page show the same table. ``myst``: an
+    equation label in a claim's text or source (``eq-04-ode``) becomes a reference to the equation,
+    ``{eq}`eq-04-ode``` (shown as its number, "(4.3)", in the book; Jupyter would show the role as text).
     """
     out = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
     for r in rows:
         r = asdict(r) if isinstance(r, Claim) else dict(r)
         claim = f"{markdown_cell(r.get('claim'))} ({markdown_cell(r.get('source'))})"
+        if myst:
+            claim = _EQ_LABEL.sub(lambda m: "{eq}`" + m.group(0) + "`", claim)
         if ids:
             claim += f" `{markdown_cell(r.get('id'))}`"
         cf_passed = _flag(r.get("counterfactual_passed"))
@@ -245,8 +253,9 @@ def show(claims: Sequence[Claim], chapter: str) -> None:
     from IPython.display import Markdown, display
 
     write(claims, chapter)
-    table = "\n".join(table_rows(claims, ids=True))  # with ids: the chapter's text cites claims by id
-    if in_book_build():
+    book = in_book_build()
+    table = "\n".join(table_rows(claims, ids=True, myst=book))  # with ids: the chapter's text cites claims by id
+    if book:
         # the book's claims-table style (the claim's text gets the room), as on the claims page; the
         # directive is MyST, which the book renders in outputs and Jupyter or Colab would show as text
         table = ":::{table}\n:class: claims-table\n\n" + table + "\n\n:::"
