@@ -340,15 +340,19 @@ def provenance(result: Mapping[str, Any]) -> tuple[str, str]:
     return "; ".join(parts), h.hexdigest()
 
 
-def table_note(result: Mapping[str, Any]) -> str:
-    """The line under every table: sources and what the ± means."""
+def table_note(result: Mapping[str, Any], short: bool = False) -> str:
+    """The line under a table: sources and what the ± means; ``short``: only what the ± means, for the
+    tables after the first (which carries the sources and the designs' definitions)."""
+    seeds = int(result["params"]["seeds"])
+    entries = (f"Entries: mean ± standard deviation over {seeds} seed{'s' if seeds != 1 else ''}, each an "
+               "independent random draw of the training and test points")
+    if short:
+        return f"*{entries}; data and designs as described under the first table of test R².*"
     srcs: dict[str, str] = {}
     for p in result["datasets"].values():
         srcs.setdefault(TITLES[p["dataset"]], p["source"])
-    seeds = result["params"]["seeds"]
     return ("*Data:* " + "; ".join(f"{k}: {v}" for k, v in srcs.items())
-            + f". Entries: mean ± standard deviation over {seeds} seed(s), each an independent random draw of the "
-            "training and test points; 'balanced': exactly equal class counts, 'uniform': drawn uniformly from "
+            + f". {entries}; 'balanced': exactly equal class counts, 'uniform': drawn uniformly from "
             "the task's classes; 'trivial': the accuracy of predicting a training-majority class (either class "
             "when the classes are exactly balanced).")
 
