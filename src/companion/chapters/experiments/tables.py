@@ -319,9 +319,9 @@ def sources_markdown(result: Mapping[str, Any]) -> str:
         nte = sorted({d["n_test"] for d in p["draws"]})
         seeds = len({d["seed"] for d in p["draws"]})
         fmt = lambda v: str(v[0]) if len(v) == 1 else f"{v[0]}-{v[-1]}"  # noqa: E731
+        runs = f"{seeds} seed{'s' if seeds != 1 else ''}"
         lines.append(f"- **{title}**: {fmt(ntr)} train / {fmt(nte)} test points per seed and design, drawn from "
-                     f"the {p['n_train_available']} / {p['n_test_available']} available, {seeds} seed(s); "
-                     f"source: {p['source']}")
+                     f"the {p['n_train_available']} / {p['n_test_available']} available, {runs}; source: {p['source']}")
     return "\n".join(lines)
 
 
