@@ -65,7 +65,9 @@ def compile_bibliography(bib: str, folder: Path, style: str) -> str:
     env = {**os.environ, "TEXMFVAR": str(folder / ".texmf-var")}  # no writes outside the test's folder
 
     def run(cmd: list[str]) -> subprocess.CompletedProcess:
-        return subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120, env=env)
+        # errors="replace": TeX writes the 8-bit bytes of accented letters (e.g. 0xe9) into its messages
+        # (an overfull box quoting a caption), which are not UTF-8
+        return subprocess.run(cmd, cwd=folder, capture_output=True, text=True, errors="replace", timeout=120, env=env)
 
     steps = [[latex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], [bibtex, "doc"],
              [latex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
