@@ -47,9 +47,9 @@ M = Mutant
 MUTANTS: tuple[Mutant, ...] = (
     # --- kernels (the kernel-specific tests are on the kernels branch)
     M("arccos-kappa1-branches", "kernels/arccos.py",
-      "return jnp.where(r > 0, 1.0 - d, jnp.maximum(direct, 0.0))",
-      "return jnp.where(r > 0, jnp.maximum(direct, 0.0), 1.0 - d)",
-      ("tests/kernels/test_kernels.py",), "kappa1's two stable branches swapped"),
+      "return jnp.where(r >= 0, upper, jnp.maximum(lower, 0.0))",
+      "return jnp.where(r >= 0, jnp.maximum(lower, 0.0), upper)",
+      ("tests/kernels/test_gradients.py", "-k", "accuracy"), "kappa1's two stable branches swapped"),
     M("limits-half-to-ffnet", "kernels/limits.py",
       "    if gamma == 0.5:\n        return ode_limit(rho0, trained)",
       "    if gamma == 0.5:\n        return ffnet_limit(rho0)",
@@ -62,10 +62,10 @@ MUTANTS: tuple[Mutant, ...] = (
       "bound = 2.0 * max(check, tail) + rounding(spec.depth)",
       "bound = 0.5 * max(check, tail) + rounding(spec.depth)",
       ("tests/kernels/test_kernels.py",), "error bound's safety factor 2 -> 0.5 (bound below the measured error)"),
-    M("recursion-spec-c", "kernels/recursion.py",
-      "return 1.0 + self.alpha * self.alpha",
-      "return 1.0 + self.alpha",
-      ("tests/kernels/test_kernels.py",), "Spec.c = 1 + alpha instead of 1 + alpha^2"),
+    M("recursion-scale-c", "kernels/recursion.py",
+      "lc = L * math.log1p(a2)",
+      "lc = L * math.log1p(spec.alpha)",
+      ("tests/kernels/test_kernels.py",), "log of the scale c^L with c = 1 + alpha instead of 1 + alpha^2"),
     # --- learning
     M("regression-absolute-cut", "learning/regression.py",
       "floor = rcond * float(smax)  # the kernel's rounding level",
@@ -126,10 +126,10 @@ MUTANTS: tuple[Mutant, ...] = (
       "worst_gap = max(f.low for f in fits[\"gap\"].values())",
       "worst_gap = max(f.slope for f in fits[\"gap\"].values())",
       ("tests/chapters/test_finite_width.py", "-k", "claims"), "gap exponent's point estimate instead of its interval"),
-    M("ch6-best-test-accuracy", "chapters/experiments.py",
-      '"test_accuracy": float(acc_t[i])',
-      '"test_accuracy": float(acc_t[j])',
-      ("tests/chapters/test_experiments.py",), "reported test accuracy = the best on the test set"),
+    M("ch6-best-test-accuracy", "learning/selection.py",
+      "selected_test_accuracy=nan if acc_t is None else float(acc_t[i]),",
+      "selected_test_accuracy=nan if acc_t is None else float(acc_t[j]),",
+      ("tests/learning/test_selection_report.py",), "reported test accuracy = the best on the test set"),
 )
 
 
